@@ -1,0 +1,125 @@
+"""Per-step metrics (DESIGN.md §3.5) and the refault latency distribution.
+
+Every figure is per host and memcg slot, shape (H, M), unless named ``host_*`` (shape (H,)). Bytes
+are bytes, times are seconds unless the name ends in ``_us``. No wall-clock time appears here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+STALL_SOURCES = ("zswap_refault", "swap_refault", "direct_reclaim", "high_throttle")
+"""Where memory stall time comes from (task-seconds)."""
+
+LATENCY_SIGMA = 0.8
+"""Spread (sd of log) of one refault's latency around its tier's mean: a unit-mean log-normal gives
+p50 = 0.73x and p99 = 4.7x the mean (FACTS.md: swap-in p50 87, mean 95, p99 430 us)."""
+
+_GRID_US = np.geomspace(0.5, 2e6, 160)
+_LOG_GRID = np.log(_GRID_US)
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Standard normal CDF (Abramowitz-Stegun 7.1.26 erf, |error| < 1.5e-7)."""
+    z = np.abs(x) / math.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    erf = 1.0 - poly * np.exp(-z * z)
+    return 0.5 * (1.0 + np.sign(x) * erf)
+
+
+def refault_latency_quantile(weights: np.ndarray, means_us: np.ndarray, q: float) -> np.ndarray:
+    """Quantile ``q`` (us) of a mixture of log-normal tiers; ``weights`` and ``means_us`` are
+    (..., T) (T tiers: zswap, swap, zero page). Zero where there were no refaults."""
+    total = weights.sum(axis=-1, keepdims=True)
+    w = np.where(total > 0, weights / np.maximum(total, 1e-300), 0.0)
+    mu = np.log(np.maximum(means_us, 1e-3)) - 0.5 * LATENCY_SIGMA**2
+    z = (_LOG_GRID[(None,) * (weights.ndim - 1) + (slice(None), None)] - mu[..., None, :]) / LATENCY_SIGMA
+    cdf = (_normal_cdf(z) * w[..., None, :]).sum(axis=-1)
+    idx = np.argmax(cdf >= q, axis=-1)
+    return np.where(total[..., 0] > 0, _GRID_US[idx], 0.0)
+
+
+@dataclass
+class StepMetrics:
+    """What one step did. (H, M) per memcg slot unless the name starts with ``host_``."""
+
+    memory_current_bytes: np.ndarray
+    anon_resident_bytes: np.ndarray
+    zswap_bytes: np.ndarray
+    """Compressed bytes charged to the memcg (memory.stat ``zswap``)."""
+    zswapped_bytes: np.ndarray
+    """Original bytes of the pages stored in zswap (memory.stat ``zswapped``)."""
+    swap_bytes: np.ndarray
+    """Swap slots in use, bytes (memory.swap.current; includes zswap-backed slots)."""
+    dram_bytes: np.ndarray
+    """DRAM the memcg occupies: resident pages, pages under writeback, its zswap pool share."""
+    footprint_bytes: np.ndarray
+    """All of the workload's anonymous memory, wherever it is (the all-resident baseline)."""
+    dram_saved_bytes: np.ndarray
+    stall_s: dict[str, np.ndarray]
+    """Memory stall task-seconds in the step, by source (STALL_SOURCES)."""
+    refault_pages: dict[str, np.ndarray]
+    """Pages faulted back this step, by tier: zswap, swap, zero."""
+    refault_latency_mean_us: np.ndarray
+    refault_latency_p99_us: np.ndarray
+    cpu_s: dict[str, np.ndarray]
+    """CPU seconds this step: compress, decompress, flush, reclaim."""
+    writeback_pages: dict[str, np.ndarray]
+    """Pages written back from zswap this step, by path."""
+    events: dict[str, np.ndarray]
+    """Per-step increments of every memory.stat / memory.events counter (pages or events)."""
+    promotion_rate_per_min: np.ndarray
+    """Pages faulted back from zswap or swap per minute, as a share of the footprint."""
+    psi_some_avg10: np.ndarray
+    psi_some_avg60: np.ndarray
+    psi_full_avg10: np.ndarray
+    psi_some_stall_s: np.ndarray
+    """Wall seconds in the step with at least one task stalled (PSI some)."""
+    oom_kills: np.ndarray
+    host_dram_used_bytes: np.ndarray
+    host_dram_free_bytes: np.ndarray
+    host_dram_saved_bytes: np.ndarray
+    host_zswap_pool_bytes: np.ndarray
+    host_zswap_pool_limit_bytes: np.ndarray
+    host_device_utilisation: np.ndarray
+    host_device_read_latency_us: np.ndarray
+    host_device_bytes_written: np.ndarray
+    host_device_bytes_read: np.ndarray
+    host_device_backlog_bytes: np.ndarray
+    host_write_budget_used: np.ndarray
+    """Bytes written this step as a share of the device's write budget for the step's duration."""
+
+    @property
+    def stall_total_s(self) -> np.ndarray:
+        return sum(self.stall_s.values())  # type: ignore[return-value]
+
+    @property
+    def cpu_total_s(self) -> np.ndarray:
+        return sum(self.cpu_s.values())  # type: ignore[return-value]
+
+    def host(self, i: int) -> dict[str, object]:
+        """Host ``i``'s metrics as plain Python lists and floats (for ``info`` and JSON)."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, dict):
+                out[f.name] = {k: v[i].tolist() for k, v in value.items()}
+            else:
+                out[f.name] = value[i].tolist()
+        return out
+
+    def all_arrays(self) -> dict[str, np.ndarray]:
+        """Every array, flattened names (``stall_s.zswap_refault``)."""
+        out: dict[str, np.ndarray] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    out[f"{f.name}.{k}"] = v
+            else:
+                out[f.name] = value
+        return out

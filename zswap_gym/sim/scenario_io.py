@@ -1,0 +1,154 @@
+"""Load scenarios from YAML (``configs/scenarios/<name>.yaml``) into validated dataclasses.
+
+Sizes may be written as the kernel writes them (``16G``, ``512M``) or in bytes; limits accept
+``max``. Unknown keys are rejected with the list of allowed ones, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import (
+    CompressorConfig,
+    ConfigError,
+    HostConfig,
+    Phase,
+    RateBand,
+    ScenarioConfig,
+    SwapDeviceConfig,
+    TenantConfig,
+    WorkloadConfig,
+    ZswapConfig,
+)
+from .units import SizeError, parse_limit, parse_size
+
+SCENARIO_DIR_ENV = "ZSWAP_GYM_SCENARIO_DIR"
+
+
+def scenario_dir() -> Path:
+    """Where named scenarios live: ``$ZSWAP_GYM_SCENARIO_DIR`` or the packaged ``configs/scenarios``."""
+    override = os.environ.get(SCENARIO_DIR_ENV)
+    if override:
+        return Path(override)
+    packaged = Path(__file__).resolve().parent.parent / "configs" / "scenarios"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "configs" / "scenarios"
+
+
+def list_scenarios() -> list[str]:
+    """Names of the scenarios shipped with the package."""
+    return sorted(p.stem for p in scenario_dir().glob("*.yaml"))
+
+
+def load_scenario(name_or_path: str | os.PathLike[str]) -> ScenarioConfig:
+    """Load a scenario by name (``"default"``) or from a YAML file path; validated."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = scenario_dir() / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise ConfigError(f"unknown scenario {str(name_or_path)!r}; known: {list_scenarios()}")
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a scenario file must be a mapping")
+    data.setdefault("name", path.stem)
+    return scenario_from_dict(data)
+
+
+def _is_size_field(name: str) -> bool:
+    return name.endswith("_bytes")
+
+
+def _build(cls: type, data: Any, where: str, nested: dict[str, Any]) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    allowed = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in nested:
+            kwargs[key] = nested[key](value, f"{where}.{key}")
+        elif _is_size_field(key) and (isinstance(value, str) or value is None):
+            try:
+                kwargs[key] = parse_limit(value, what=f"{where}.{key}")
+            except SizeError as exc:
+                raise ConfigError(str(exc)) from None
+        elif _is_size_field(key) and isinstance(value, float):
+            try:
+                kwargs[key] = parse_size(value, what=f"{where}.{key}")
+            except SizeError as exc:
+                raise ConfigError(str(exc)) from None
+        else:
+            kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field is missing
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _compressor(value: Any, where: str) -> CompressorConfig:
+    if isinstance(value, str):
+        return CompressorConfig.preset(value)
+    if isinstance(value, dict) and set(value) == {"name"}:
+        return CompressorConfig.preset(value["name"])
+    return _build(CompressorConfig, value, where, {})
+
+
+def _host(value: Any, where: str) -> HostConfig:
+    return _build(
+        HostConfig,
+        value,
+        where,
+        {
+            "swap": lambda v, w: _build(SwapDeviceConfig, v, w, {}),
+            "zswap": lambda v, w: _build(ZswapConfig, v, w, {}),
+            "compressor": _compressor,
+        },
+    )
+
+
+def _seq(builder: Any) -> Any:
+    def build_all(value: Any, where: str) -> tuple[Any, ...]:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list")
+        return tuple(builder(item, f"{where}[{i}]") for i, item in enumerate(value))
+
+    return build_all
+
+
+def _workload(value: Any, where: str) -> WorkloadConfig:
+    return _build(
+        WorkloadConfig,
+        value,
+        where,
+        {
+            "rate_bands": _seq(lambda v, w: _build(RateBand, v, w, {})),
+            "phases": _seq(lambda v, w: _build(Phase, v, w, {})),
+        },
+    )
+
+
+def _tenant(value: Any, where: str) -> TenantConfig:
+    return _build(TenantConfig, value, where, {"workload": _workload})
+
+
+def scenario_from_dict(data: dict[str, Any]) -> ScenarioConfig:
+    """Build and validate a scenario from a plain mapping (as read from YAML)."""
+    name = data.get("name", "scenario")
+    scenario = _build(
+        ScenarioConfig,
+        data,
+        f"scenario[{name}]",
+        {"host": _host, "tenants": _seq(_tenant)},
+    )
+    return scenario.validate()

@@ -1,0 +1,739 @@
+"""The batched host simulator: H hosts of one scenario, stepped together.
+
+One :meth:`Simulator.step` is one control interval (``host.step_s``, 10 s by default):
+
+1. the controller's proactive requests act at the start of the interval (``memory.reclaim`` into
+   zswap; proactive zswap writeback);
+2. workloads allocate and free memory and shift their working sets;
+3. every chunk is touched or not (Poisson); a touched chunk that is not resident faults back in at
+   its first access time (zswap load: decompress, entry freed; swap-in: a read I/O; zero page);
+4. at the end of the interval the kernel catches up: ``memory.max`` and ``memory.high`` reclaim
+   and throttling, kswapd and direct reclaim against the host watermarks, OOM kills;
+5. the zswap pool-limit worker writes back if the pool filled;
+6. the swap device serves the reads and as much of the write queue as it can;
+7. PSI folds the interval's stall time into its averages, one 2 s period at a time.
+
+The kernel-facing operations (:meth:`memory_reclaim`, :meth:`zswap_proactive_writeback`,
+:meth:`set_knob`) act immediately at the current time, on every (host, memcg) with a nonzero
+request; the cgroup file interface (:mod:`zswap_gym.cgroup`) calls them for one memcg at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ScenarioConfig
+from .lru import ChunkLayout, age_bins, count_per_memcg, select_oldest
+from .memcg_limits import high_throttle_sleep_s, MEMCG_CHARGE_BATCH
+from .metrics import STALL_SOURCES, StepMetrics, refault_latency_quantile
+from .psi import stall_shares, update_averages
+from .rng import CounterRNG, host_keys
+from .state import COUNTER_NAMES, Loc, SimState
+from .swapdev import serve_step
+from .units import PAGE_SIZE
+from .workload import (
+    AttributeTables,
+    ScheduleTables,
+    build_schedule,
+    draw_access_rates,
+    draw_compressed_bytes,
+    expected_compressed_bytes,
+    zsmalloc_class_bytes,
+)
+from .zswap import WRITEBACK_SOURCES, zswap_pool_worker, zswap_shrinker_scan, zswap_store, zswap_writeback_walk
+
+KNOBS = ("memory.high", "memory.max", "memory.zswap.max", "memory.swap.max", "memory.zswap.writeback")
+_KNOB_FIELD = {
+    "memory.high": "memory_high",
+    "memory.max": "memory_max",
+    "memory.zswap.max": "zswap_max",
+    "memory.swap.max": "swap_max",
+    "memory.zswap.writeback": "zswap_writeback",
+}
+RECLAIM_SOURCES = ("proactive", "kswapd", "direct")
+SCHEDULE_BLOCK = 512
+
+
+@dataclass
+class Gauges:
+    """Point-in-time sizes derived from the chunk arrays, (H, M) pages or bytes; (H,) for host_*."""
+
+    resident_pages: np.ndarray
+    zswap_pages: np.ndarray
+    swap_pages: np.ndarray
+    zero_pages: np.ndarray
+    writeback_pages: np.ndarray
+    footprint_pages: np.ndarray
+    zswap_bytes: np.ndarray
+    zpool_bytes: np.ndarray
+    memory_current: np.ndarray
+    swap_slot_pages: np.ndarray
+    dram_bytes: np.ndarray
+    pool_bytes_host: np.ndarray
+    dram_used_host: np.ndarray
+
+
+class StepAccumulator:
+    """Per-step tallies the metrics and PSI are computed from."""
+
+    def __init__(self, h: int, m: int, windows: int) -> None:
+        z = lambda: np.zeros((h, m))  # noqa: E731
+        self.stall_s = {name: z() for name in STALL_SOURCES}
+        self.refault_pages = {"zswap": z(), "swap": z(), "zero": z()}
+        self.window_stall_s = np.zeros((h, m, windows))
+        self.window_swapin_pages = np.zeros((h, m, windows))
+        self.writeback_chunks = {name: z() for name in WRITEBACK_SOURCES}
+        self.charged_pages = z()
+        self.spread_stall_s = z()
+        self.oom_kills = z()
+        self.write_pages_submitted = np.zeros(h)
+
+
+class Simulator:
+    """H hosts of one scenario; see the module docstring for what a step does.
+
+    Args:
+        scenario: the validated scenario.
+        num_hosts: hosts simulated together (the batch).
+        seed: host ``i`` draws from ``SeedSequence(seed, spawn_key=(first_host + i,))``.
+        first_host: index of this batch's first host in the seed's host sequence.
+    """
+
+    def __init__(self, scenario: ScenarioConfig, num_hosts: int = 1, seed: int | None = 0, first_host: int = 0) -> None:
+        if not isinstance(num_hosts, int) or num_hosts < 1:
+            raise ValueError(f"num_hosts = {num_hosts!r}: must be a positive integer")
+        self.cfg = scenario.validate()
+        host = self.cfg.host
+        self.num_hosts = num_hosts
+        self.num_memcgs = self.cfg.max_memcgs
+        self.memcg_names = tuple(t.name for t in self.cfg.tenants)
+        self.first_host = first_host
+        capacities = [
+            max(1, math.ceil(t.workload.peak_size_bytes() / host.chunk_bytes) + 1) for t in self.cfg.tenants
+        ]
+        self.layout = ChunkLayout.from_capacities(capacities, self.num_memcgs)
+        self.tables = AttributeTables.build(self.cfg)
+        m = self.num_memcgs
+        self.memcg_active = np.zeros(m, dtype=bool)
+        self.memcg_active[: len(self.cfg.tenants)] = True
+        self.nr_tasks = np.ones(m)
+        self.expected_compressed = np.zeros(m)
+        for i, t in enumerate(self.cfg.tenants):
+            self.nr_tasks[i] = t.nr_tasks
+            self.expected_compressed[i] = expected_compressed_bytes(t.workload, host)
+        self.max_pool_bytes = host.dram_bytes * host.zswap.max_pool_percent / 100.0
+        self.swap_capacity_pages = host.swap.capacity_bytes // PAGE_SIZE
+        self.psi_windows = max(1, round(host.step_s / 2.0))
+        self._gauge_keys = (
+            (np.arange(num_hosts, dtype=np.int64)[:, None] * m + self.layout.owner[None, :]) * Loc.COUNT
+        ).ravel()
+        self._gauges: Gauges | None = None
+        self._schedule: ScheduleTables | None = None
+        self._schedule_first = 0
+        self.acc = StepAccumulator(num_hosts, m, self.psi_windows)
+        self.reset(seed)
+
+    # ------------------------------------------------------------------------------------------
+    # Set-up
+    # ------------------------------------------------------------------------------------------
+
+    def reset(self, seed: int | None = 0) -> None:
+        """Start over from time 0 with ``seed`` (workloads freshly drawn, knobs from the scenario)."""
+        self.seed = seed
+        h, m, c = self.num_hosts, self.num_memcgs, self.layout.num_chunks
+        self.rng = CounterRNG(host_keys(seed, h, self.first_host))
+        owner = self.layout.owner
+        inf = np.full((h, m), np.inf)
+        st = SimState(
+            loc=np.zeros((h, c), dtype=np.int8),
+            rate_hz=np.zeros((h, c), dtype=np.float32),
+            compressed_bytes=np.zeros((h, c), dtype=np.float32),
+            zpool_bytes=np.zeros((h, c), dtype=np.float32),
+            last_access_s=np.zeros((h, c), dtype=np.float32),
+            zswap_store_s=np.zeros((h, c), dtype=np.float32),
+            lru_s=np.zeros((h, c), dtype=np.float32),
+            referenced=np.zeros((h, c), dtype=bool),
+            memory_high=inf.copy(),
+            memory_max=inf.copy(),
+            zswap_max=inf.copy(),
+            swap_max=inf.copy(),
+            zswap_writeback=np.ones((h, m), dtype=bool),
+            counters={name: np.zeros((h, m)) for name in COUNTER_NAMES},
+            psi_some_avg=np.zeros((h, m, 3)),
+            psi_full_avg=np.zeros((h, m, 3)),
+            psi_some_total_us=np.zeros((h, m)),
+            psi_full_total_us=np.zeros((h, m)),
+            shrinker_nr_deferred=np.zeros((h, m)),
+            nr_disk_swapins=np.zeros((h, m)),
+            pool_reached_full=np.zeros(h, dtype=bool),
+            device_backlog_pages=np.zeros(h),
+            device_bytes_written=np.zeros(h),
+            device_bytes_read=np.zeros(h),
+        )
+        for i, t in enumerate(self.cfg.tenants):
+            for knob, value in (
+                ("memory_high", t.memory_high_bytes),
+                ("memory_max", t.memory_max_bytes),
+                ("zswap_max", t.zswap_max_bytes),
+                ("swap_max", t.swap_max_bytes),
+            ):
+                getattr(st, knob)[:, i] = np.inf if value is None else float(value)
+            st.zswap_writeback[:, i] = t.zswap_writeback
+        self.state = st
+        self._gauges = None
+        self._schedule = None
+        # Workload at time 0: the first size_bytes of each block allocated, all resident, with idle
+        # ages from the stationary backward recurrence time of a Poisson process (Exp(rate)).
+        rows = np.repeat(np.arange(h), c)
+        cols = np.tile(np.arange(c), h)
+        self._draw_attributes(rows, cols)
+        initial = np.zeros(m, dtype=np.int64)
+        for i, t in enumerate(self.cfg.tenants):
+            initial[i] = min(round(t.workload.size_bytes / self.cfg.host.chunk_bytes), self.layout.block_len[i])
+        slot_in_block = np.arange(c) - self.layout.block_start[owner]
+        alive = slot_in_block < initial[owner]
+        st.loc[:, alive] = Loc.RESIDENT
+        u, _ = self.rng.uniform_pair(c)
+        uptime = np.array([t.workload.uptime_s for t in self.cfg.tenants] + [0.0] * (m - len(self.cfg.tenants)))
+        idle = np.minimum(-np.log1p(-u.astype(np.float64)) / st.rate_hz, uptime[owner])
+        st.last_access_s[:] = (-idle).astype(np.float32)
+        for i, t in enumerate(self.cfg.tenants):
+            threshold = t.workload.initial_zswap_idle_s
+            if threshold is None:
+                continue
+            cold = (st.loc == Loc.RESIDENT) & (owner == i)[None, :] & (idle >= threshold)
+            zero = cold & (st.compressed_bytes == 0)
+            stored = cold & ~zero & ((st.compressed_bytes < PAGE_SIZE) | st.zswap_writeback[:, owner])
+            st.loc[zero] = Loc.SWAP_ZERO
+            st.loc[stored] = Loc.ZSWAP
+            since = (-(idle - threshold)).astype(np.float32)
+            st.zswap_store_s[stored] = since[stored]
+            st.lru_s[stored] = since[stored]
+            st.referenced[stored] = True
+        self.acc = StepAccumulator(h, m, self.psi_windows)
+
+    def _draw_attributes(self, rows: np.ndarray, cols: np.ndarray) -> None:
+        """Fresh access rate and compressibility for chunk slots (rows = host, cols = slot)."""
+        st, owner = self.state, self.layout.owner[cols]
+        u_band, u_rate = self.rng.pair_at(rows, cols)
+        u_class, u_n1 = self.rng.pair_at(rows, cols)
+        u_n2, _ = self.rng.pair_at(rows, cols)
+        st.rate_hz[rows, cols] = draw_access_rates(owner, self.tables, u_band, u_rate)
+        compressed = draw_compressed_bytes(owner, self.tables, u_class, u_n1, u_n2)
+        st.compressed_bytes[rows, cols] = compressed
+        zpool = zsmalloc_class_bytes(compressed, self.cfg.host.zswap.zsmalloc_huge_class_bytes)
+        st.zpool_bytes[rows, cols] = np.where(compressed > 0, zpool, 0.0)
+
+    # ------------------------------------------------------------------------------------------
+    # Helpers shared by the mechanisms
+    # ------------------------------------------------------------------------------------------
+
+    @property
+    def now_s(self) -> float:
+        return self.state.now_s
+
+    @property
+    def now_f32(self) -> np.float32:
+        return np.float32(self.state.now_s)
+
+    def invalidate_gauges(self) -> None:
+        self._gauges = None
+
+    def gauges(self) -> Gauges:
+        """Current sizes per memcg and host (cached until the next change)."""
+        if self._gauges is not None:
+            return self._gauges
+        st, h, m = self.state, self.num_hosts, self.num_memcgs
+        pages = self.cfg.host.chunk_pages
+        keys = self._gauge_keys + st.loc.ravel()
+        counts = np.bincount(keys, minlength=h * m * Loc.COUNT).reshape(h, m, Loc.COUNT) * float(pages)
+        in_zswap = st.loc == Loc.ZSWAP
+        zswap_bytes = count_per_memcg(in_zswap, self.layout, st.compressed_bytes) * pages
+        zpool_bytes = count_per_memcg(in_zswap, self.layout, st.zpool_bytes) * pages
+        resident = counts[..., Loc.RESIDENT]
+        zswap = counts[..., Loc.ZSWAP]
+        swap = counts[..., Loc.SWAP]
+        zero = counts[..., Loc.SWAP_ZERO]
+        writeback = counts[..., Loc.WRITEBACK]
+        in_dram = (resident + writeback) * PAGE_SIZE
+        metadata = zswap * self.cfg.host.zswap.entry_metadata_bytes
+        dram = in_dram + zpool_bytes + metadata
+        self._gauges = Gauges(
+            resident_pages=resident,
+            zswap_pages=zswap,
+            swap_pages=swap,
+            zero_pages=zero,
+            writeback_pages=writeback,
+            footprint_pages=resident + zswap + swap + zero + writeback,
+            zswap_bytes=zswap_bytes,
+            zpool_bytes=zpool_bytes,
+            memory_current=in_dram + zswap_bytes,
+            swap_slot_pages=zswap + swap + zero + writeback,
+            dram_bytes=dram,
+            pool_bytes_host=zpool_bytes.sum(axis=1),
+            dram_used_host=dram.sum(axis=1) + self.cfg.host.other_used_bytes,
+        )
+        return self._gauges
+
+    def round_chunks(self, chunks: np.ndarray) -> np.ndarray:
+        """Stochastic rounding of (H, M) chunk amounts, so small requests are honoured on average
+        whatever the chunk size."""
+        x = np.maximum(np.nan_to_num(np.asarray(chunks, dtype=np.float64), nan=0.0, posinf=0.0), 0.0)
+        if x.ndim == 1:
+            u = self.rng.uniform(1)[:, 0]
+        else:
+            u = self.rng.uniform(x.shape[1])
+        return np.floor(x + u * (x > 0)).astype(np.int64)
+
+    def submit_writes(self, pages: np.ndarray) -> None:
+        """Queue asynchronous writes of ``pages`` (H,) on each host's swap device."""
+        self.state.device_backlog_pages += pages
+        self.acc.write_pages_submitted += pages
+
+    # ------------------------------------------------------------------------------------------
+    # Kernel-facing operations (what writes to cgroup files do)
+    # ------------------------------------------------------------------------------------------
+
+    def memory_reclaim(self, request_bytes: np.ndarray, swappiness: np.ndarray | float | None = None) -> np.ndarray:
+        """``memory.reclaim``: reclaim about ``request_bytes`` (H, M) from each memcg's cold end.
+
+        Reclaimed anon goes to zswap (or to disk when zswap rejects it, or stays resident when the
+        memcg may not write back). ``swappiness`` = 0 reclaims no anon (file memory is not modelled),
+        any other value anon only. Not charged as the workload's memory stall. Returns bytes taken
+        off the LRU (H, M); less than asked means the kernel's -EAGAIN.
+        """
+        request = np.asarray(request_bytes, dtype=np.float64)
+        if swappiness is not None:
+            request = np.where(np.asarray(swappiness) == 0, 0.0, request)
+        chunks = self.round_chunks(request / self.cfg.host.chunk_bytes)
+        reclaimed = self._reclaim(chunks, kswapd_share=None, proactive=True)
+        return reclaimed * self.cfg.host.chunk_bytes
+
+    def zswap_proactive_writeback(
+        self, request_bytes: np.ndarray, min_age_s: np.ndarray | float | None = None
+    ) -> np.ndarray:
+        """Proactive zswap writeback (``memory.reclaim "N source=zswap"``, or with ``min_age_s``
+        the age-threshold form of ``memory.zswap.proactive_writeback``): write back up to
+        ``request_bytes`` (H, M) of stored pages (original size) from the LRU's old end, second
+        chance applied. Returns bytes written back (H, M); may be less than asked."""
+        request = np.asarray(request_bytes, dtype=np.float64)
+        age = None
+        if min_age_s is not None:
+            age = np.broadcast_to(np.asarray(min_age_s, dtype=np.float32), request.shape)
+        written = zswap_writeback_walk(
+            self, write_target=request / self.cfg.host.chunk_bytes, min_age_s=age, source="proactive"
+        )
+        return written * self.cfg.host.chunk_bytes
+
+    def set_knob(self, knob: str, host: int, memcg: int, value: float | bool | None) -> None:
+        """Set a cgroup knob of one memcg: limits in bytes (``None`` = max), writeback 0/1."""
+        if knob not in _KNOB_FIELD:
+            raise KeyError(f"unknown knob {knob!r}; known: {list(KNOBS)}")
+        array = getattr(self.state, _KNOB_FIELD[knob])
+        if knob == "memory.zswap.writeback":
+            array[host, memcg] = bool(value)
+        else:
+            array[host, memcg] = np.inf if value is None else float(value)
+
+    def get_knob(self, knob: str, host: int, memcg: int) -> float | bool | None:
+        array = getattr(self.state, _KNOB_FIELD[knob])
+        value = array[host, memcg]
+        if knob == "memory.zswap.writeback":
+            return bool(value)
+        return None if not np.isfinite(value) else float(value)
+
+    # ------------------------------------------------------------------------------------------
+    # Reclaim
+    # ------------------------------------------------------------------------------------------
+
+    def _reclaim(self, target_chunks: np.ndarray, *, kswapd_share: np.ndarray | None, proactive: bool = False) -> np.ndarray:
+        """Shrink each memcg's LRU by up to ``target_chunks`` (H, M), coldest first.
+
+        Each page needs a swap slot (host capacity, ``memory.swap.max``); zero-filled pages are only
+        marked in the swap map; the rest go through ``zswap_store()``; a rejected page is written to
+        disk, or — with ``memory.zswap.writeback = 0`` — activated and kept. Returns chunks taken
+        off the LRU per (H, M).
+        """
+        st, lay, host = self.state, self.layout, self.cfg.host
+        pages = host.chunk_pages
+        owner = lay.owner
+        g = self.gauges()
+        target = np.minimum(target_chunks, g.resident_pages / pages)
+        slot_room = np.floor(np.maximum(st.swap_max / PAGE_SIZE - g.swap_slot_pages, 0.0) / pages)
+        target = np.minimum(target, slot_room)
+        host_room = np.maximum(self.swap_capacity_pages - g.swap_slot_pages.sum(axis=1), 0.0) / pages
+        want = target.sum(axis=1)
+        scale = np.where(want > host_room, host_room / np.maximum(want, 1e-9), 1.0)
+        target = np.floor(target * scale[:, None]).astype(np.int64)
+        if not target.any():
+            return np.zeros(target.shape)
+        lru_before = g.resident_pages
+        eligible = st.loc == Loc.RESIDENT
+        bins = age_bins(self.now_f32 - st.last_access_s)
+        selected, _ = select_oldest(eligible, bins, target, lay)
+        zero = selected & (st.compressed_bytes == 0)
+        rejected = zswap_store(self, selected & ~zero)
+        to_disk = rejected & st.zswap_writeback[:, owner]
+        kept = rejected & ~to_disk
+        if zero.any():
+            st.loc[zero] = Loc.SWAP_ZERO
+            st.counters["swpout_zero"] += count_per_memcg(zero, lay) * pages
+        if to_disk.any():
+            st.loc[to_disk] = Loc.WRITEBACK
+            st.lru_s[to_disk] = self.now_f32
+            n_disk = count_per_memcg(to_disk, lay) * pages
+            st.counters["pswpout"] += n_disk
+            self.submit_writes(n_disk.sum(axis=1))
+        if kept.any():
+            st.last_access_s[kept] = self.now_f32  # AOP_WRITEPAGE_ACTIVATE: back to the active list
+        self.invalidate_gauges()
+        scanned = count_per_memcg(selected, lay)
+        reclaimed = scanned - count_per_memcg(kept, lay)
+        st.counters["cpu_reclaim_s"] += scanned * pages * host.reclaim_us_per_page * 1e-6
+        st.counters["pgscan"] += scanned * pages
+        st.counters["pgsteal"] += reclaimed * pages
+        if proactive:
+            st.counters["pgscan_proactive"] += scanned * pages
+            st.counters["pgsteal_proactive"] += reclaimed * pages
+        else:
+            k = kswapd_share if kswapd_share is not None else 0.0
+            st.counters["pgscan_kswapd"] += scanned * pages * k
+            st.counters["pgsteal_kswapd"] += reclaimed * pages * k
+            st.counters["pgscan_direct"] += scanned * pages * (1 - k)
+            st.counters["pgsteal_direct"] += reclaimed * pages * (1 - k)
+        zswap_shrinker_scan(self, reclaimed * pages, lru_before)
+        return reclaimed
+
+    def _cpu_total(self) -> np.ndarray:
+        c = self.state.counters
+        return c["cpu_compress_s"] + c["cpu_decompress_s"] + c["cpu_flush_s"] + c["cpu_reclaim_s"]
+
+    def _reactive_reclaim(self) -> None:
+        """End-of-interval catch-up: ``memory.max`` and ``memory.high`` reclaim (charged to the
+        memcg), kswapd between the low and high watermarks (not charged), direct reclaim below the
+        min watermark (charged), the ``memory.high`` sleep, and OOM kills."""
+        st, host, acc = self.state, self.cfg.host, self.acc
+        pages, chunk_bytes = host.chunk_pages, host.chunk_bytes
+        g = self.gauges()
+        usage = g.memory_current
+        net_per_chunk = np.maximum(chunk_bytes - pages * self.expected_compressed, 0.05 * chunk_bytes)
+        over_max = np.maximum(usage - st.memory_max, 0.0)
+        over_high = np.maximum(usage - st.memory_high, 0.0)
+        limit_chunks = np.ceil(np.maximum(over_max, over_high) / net_per_chunk)
+        dram = float(host.dram_bytes)
+        free = dram - g.dram_used_host
+        low, high_wm, min_wm = (dram * p / 100.0 for p in (
+            host.watermark_low_percent, host.watermark_high_percent, host.watermark_min_percent))
+        kswapd_need = np.where(free < low, high_wm - free, 0.0)
+        kswapd_cap = host.step_s / ((host.reclaim_us_per_page + host.compressor.compress_us_per_page) * 1e-6) * PAGE_SIZE
+        kswapd_bytes = np.minimum(kswapd_need, kswapd_cap)
+        direct_bytes = np.maximum(min_wm - (free + kswapd_bytes), 0.0) * (free < min_wm)
+        resident_share = g.resident_pages / np.maximum(g.resident_pages.sum(axis=1, keepdims=True), 1.0)
+        charged = acc.charged_pages
+        alloc_share = np.where(
+            charged.sum(axis=1, keepdims=True) > 0, charged / np.maximum(charged.sum(axis=1, keepdims=True), 1.0), resident_share
+        )
+        kswapd_chunks = np.ceil(kswapd_bytes[:, None] * resident_share / net_per_chunk)
+        direct_chunks = np.ceil(direct_bytes[:, None] * alloc_share / net_per_chunk)
+        host_chunks = np.maximum(kswapd_chunks + direct_chunks - limit_chunks, 0.0)
+        total = limit_chunks + host_chunks
+        if total.any():
+            kswapd_share = np.where(total > 0, np.minimum(kswapd_chunks, host_chunks) / np.maximum(total, 1.0), 0.0)
+            cpu_before = self._cpu_total()
+            self._reclaim(total.astype(np.int64), kswapd_share=kswapd_share)
+            cpu = self._cpu_total() - cpu_before
+            charged_stall = cpu * (1.0 - kswapd_share)
+            acc.stall_s["direct_reclaim"] += charged_stall
+            acc.spread_stall_s += charged_stall
+        g = self.gauges()
+        # memory.high: one throttle per 64 pages charged while over; sleep by the penalty curve.
+        over = g.memory_current > st.memory_high
+        if over.any():
+            batches = np.ceil(acc.charged_pages / MEMCG_CHARGE_BATCH)
+            st.counters["events_high"] += np.where(over, np.maximum(batches, 1.0), 0.0)
+            sleep = high_throttle_sleep_s(g.memory_current, st.memory_high, acc.charged_pages)
+            sleep = np.minimum(np.where(over, sleep, 0.0), host.step_s * self.nr_tasks[None, :])
+            acc.stall_s["high_throttle"] += sleep
+            acc.spread_stall_s += sleep
+        # memory.max: what reclaim could not bring under the limit (pages still being written out
+        # do not count: the kernel waits for them) is an OOM kill.
+        in_flight = g.writeback_pages * PAGE_SIZE
+        oom = (g.memory_current - in_flight > st.memory_max) & self.memcg_active[None, :]
+        st.counters["events_max"] += (g.memory_current > st.memory_max)
+        # Host out of memory after all reclaim: the global OOM killer takes the largest memcg.
+        host_oom = (g.dram_used_host > dram) & ~oom.any(axis=1)
+        if host_oom.any():
+            largest = np.argmax(np.where(self.memcg_active[None, :], g.dram_bytes, -1.0), axis=1)
+            oom |= host_oom[:, None] & (np.arange(self.num_memcgs)[None, :] == largest[:, None])
+        if oom.any():
+            self._oom_kill(oom)
+
+    def _oom_kill(self, victims: np.ndarray) -> None:
+        """Kill the memcgs in ``victims`` (H, M): their memory is freed; the workload restarts and
+        allocates its footprint again over the next intervals."""
+        st = self.state
+        st.counters["events_oom"] += victims
+        st.counters["events_oom_kill"] += victims
+        self.acc.oom_kills += victims
+        st.loc[victims[:, self.layout.owner]] = Loc.ABSENT
+        self.invalidate_gauges()
+
+    # ------------------------------------------------------------------------------------------
+    # Workload
+    # ------------------------------------------------------------------------------------------
+
+    def _schedule_row(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._schedule is None or not (self._schedule_first <= step < self._schedule_first + SCHEDULE_BLOCK):
+            self._schedule_first = step
+            self._schedule = build_schedule(self.cfg, SCHEDULE_BLOCK, step)
+        i = step - self._schedule_first
+        s = self._schedule
+        return s.size_chunks[i], s.rate_multiplier[i], s.shift_fraction[i]
+
+    def _workload_changes(self, size_chunks: np.ndarray, shift_fraction: np.ndarray, t0: float) -> None:
+        """Allocate or free to follow each tenant's footprint; redraw rates on a working-set shift."""
+        st, lay, pages, dt = self.state, self.layout, self.cfg.host.chunk_pages, self.cfg.host.step_s
+        g = self.gauges()
+        allocated = g.footprint_pages / pages
+        target = np.minimum(np.floor(size_chunks + 0.5), lay.block_len)[None, :] * self.memcg_active
+        delta = target - allocated
+        if (delta > 0).any():
+            from .lru import rank_in_block
+
+            absent = st.loc == Loc.ABSENT
+            new = absent & (rank_in_block(absent, lay) <= delta[:, lay.owner])
+            rows, cols = np.nonzero(new)
+            self._draw_attributes(rows, cols)
+            u, _ = self.rng.pair_at(rows, cols)
+            st.loc[rows, cols] = Loc.RESIDENT
+            st.last_access_s[rows, cols] = np.float32(t0) + u * np.float32(dt)
+            self.acc.charged_pages += count_per_memcg(new, lay) * pages
+        if (delta < 0).any():
+            from .lru import rank_in_block
+
+            alive = st.loc != Loc.ABSENT
+            freed = alive & (rank_in_block(alive, lay) <= -delta[:, lay.owner])
+            st.loc[freed] = Loc.ABSENT  # munmap: zswap entries and swap slots freed with the pages
+        if shift_fraction.any():
+            alive = st.loc != Loc.ABSENT
+            u = self.rng.uniform(lay.num_chunks)
+            moved = alive & (u < shift_fraction[lay.owner][None, :])
+            rows, cols = np.nonzero(moved)
+            u_band, u_rate = self.rng.pair_at(rows, cols)
+            st.rate_hz[rows, cols] = draw_access_rates(lay.owner[cols], self.tables, u_band, u_rate)
+        self.invalidate_gauges()
+
+    def _accesses(self, rate_multiplier: np.ndarray, t0: float) -> None:
+        """Touch chunks for one interval; fault back the ones that are not resident.
+
+        A chunk with per-page rate ``r`` is touched with probability ``1 - exp(-r dt)``; its first
+        touch comes at ``-ln(1 - u1) / r`` and its last at ``dt - a`` with ``a`` drawn from the
+        backward recurrence time conditioned on at least one touch.
+        """
+        st, lay, host, acc = self.state, self.layout, self.cfg.host, self.acc
+        pages, dt = host.chunk_pages, np.float32(host.step_s)
+        owner = lay.owner
+        rate = st.rate_hz * rate_multiplier[owner][None, :]
+        u1, u2 = self.rng.uniform_pair(lay.num_chunks)
+        p_none = np.exp(-rate * dt)
+        touched = (u1 < 1.0 - p_none) & (st.loc != Loc.ABSENT)
+        since_last = -np.log(p_none + u2 * (1.0 - p_none)) / rate
+        t_end = np.float32(t0 + host.step_s)
+        np.copyto(st.last_access_s, t_end - since_last, where=touched)
+        faults = touched & (st.loc != Loc.RESIDENT)
+        if not faults.any():
+            return
+        rows, cols = np.nonzero(faults)
+        first_touch = -np.log1p(-u1[rows, cols]) / rate[rows, cols]
+        window = np.minimum((first_touch / (host.step_s / self.psi_windows)).astype(np.int64), self.psi_windows - 1)
+        kind = st.loc[rows, cols]
+        m = self.num_memcgs
+        flat = (rows * m + owner[cols]) * self.psi_windows + window
+        size = self.num_hosts * m * self.psi_windows
+        shape = (self.num_hosts, m, self.psi_windows)
+
+        def per_window(mask: np.ndarray) -> np.ndarray:
+            return np.bincount(flat[mask], minlength=size).reshape(shape) * float(pages)
+
+        from_zswap = per_window(kind == Loc.ZSWAP)
+        from_swap = per_window(kind == Loc.SWAP)
+        from_zero = per_window(kind == Loc.SWAP_ZERO)
+        # zswap_load(): fault + decompress; the entry is freed (exclusive load), the page dirty.
+        zswap_us = host.page_fault_us + host.compressor.decompress_us_per_page
+        acc.window_stall_s += from_zswap * zswap_us * 1e-6 + from_zero * host.page_fault_us * 1e-6
+        acc.window_swapin_pages += from_swap
+        z, s, zr = from_zswap.sum(-1), from_swap.sum(-1), from_zero.sum(-1)
+        acc.refault_pages["zswap"] += z
+        acc.refault_pages["swap"] += s
+        acc.refault_pages["zero"] += zr
+        acc.stall_s["zswap_refault"] += z * zswap_us * 1e-6 + zr * host.page_fault_us * 1e-6
+        acc.charged_pages += z + s + zr
+        c = st.counters
+        c["zswpin"] += z
+        c["pswpin"] += s
+        c["swpin_zero"] += zr
+        c["workingset_refault_anon"] += z + s + zr
+        c["pgfault_major"] += z + s + zr
+        c["cpu_decompress_s"] += z * host.compressor.decompress_us_per_page * 1e-6
+        st.nr_disk_swapins += s
+        st.loc[rows, cols] = Loc.RESIDENT  # a page under writeback is a swap cache hit
+        self.invalidate_gauges()
+
+    # ------------------------------------------------------------------------------------------
+    # Device, PSI, metrics
+    # ------------------------------------------------------------------------------------------
+
+    def _device_step(self):
+        st, host, acc = self.state, self.cfg.host, self.acc
+        read_pages = acc.refault_pages["swap"].sum(axis=1)
+        dev, backlog = serve_step(host.swap, host.step_s, read_pages, st.device_backlog_pages)
+        st.device_backlog_pages = backlog
+        in_flight = st.loc == Loc.WRITEBACK
+        if in_flight.any() and dev.pages_written.any():
+            done_chunks = self.round_chunks(dev.pages_written / host.chunk_pages)
+            bins = age_bins(self.now_f32 - st.lru_s)
+            done, _ = select_oldest(in_flight, bins, done_chunks, self.layout, per_host=True)
+            st.loc[done] = Loc.SWAP  # end_page_writeback(): the page is freed, the slot keeps the data
+            self.invalidate_gauges()
+        st.device_bytes_written += dev.pages_written * PAGE_SIZE
+        st.device_bytes_read += read_pages * PAGE_SIZE
+        swapin_us = host.page_fault_us + dev.read_latency_us
+        acc.stall_s["swap_refault"] += acc.refault_pages["swap"] * swapin_us[:, None] * 1e-6
+        acc.window_stall_s += acc.window_swapin_pages * swapin_us[:, None, None] * 1e-6
+        return dev, swapin_us
+
+    def _psi_step(self) -> np.ndarray:
+        st, acc = self.state, self.acc
+        k = self.psi_windows
+        window_s = self.cfg.host.step_s / k
+        stall = acc.window_stall_s + (acc.spread_stall_s / k)[..., None]
+        some, full = stall_shares(stall, self.nr_tasks[None, :, None], window_s)
+        st.psi_some_avg = update_averages(st.psi_some_avg, some * 100.0, window_s)
+        st.psi_full_avg = update_averages(st.psi_full_avg, full * 100.0, window_s)
+        some_s = some.sum(axis=-1) * window_s
+        st.psi_some_total_us += some_s * 1e6
+        st.psi_full_total_us += full.sum(axis=-1) * window_s * 1e6
+        return some_s
+
+    def step(
+        self,
+        reclaim_bytes: np.ndarray | None = None,
+        writeback_bytes: np.ndarray | None = None,
+        writeback_min_age_s: np.ndarray | float | None = None,
+    ) -> StepMetrics:
+        """Advance one interval. ``reclaim_bytes`` / ``writeback_bytes`` (H, M) are the controller's
+        proactive requests at the interval's start (``memory.reclaim``; proactive writeback)."""
+        st, host = self.state, self.cfg.host
+        h, m = self.num_hosts, self.num_memcgs
+        self.acc = StepAccumulator(h, m, self.psi_windows)
+        before = {k: v.copy() for k, v in st.counters.items()}
+        t0 = st.now_s
+        if reclaim_bytes is not None and np.any(reclaim_bytes):
+            self.memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active)
+        if writeback_bytes is not None and np.any(writeback_bytes):
+            self.zswap_proactive_writeback(np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s)
+        size_chunks, rate_mult, shift = self._schedule_row(st.step_index)
+        self._workload_changes(size_chunks, shift, t0)
+        self._accesses(rate_mult, t0)
+        st.now_s = t0 + host.step_s
+        self._reactive_reclaim()
+        zswap_pool_worker(self)
+        dev, swapin_us = self._device_step()
+        some_s = self._psi_step()
+        st.step_index += 1
+        return self._metrics(before, dev, swapin_us, some_s)
+
+    def _metrics(self, before, dev, swapin_us, some_s) -> StepMetrics:
+        st, host, acc = self.state, self.cfg.host, self.acc
+        g = self.gauges()
+        events = {k: st.counters[k] - before[k] for k in COUNTER_NAMES}
+        pages = host.chunk_pages
+        refaults = acc.refault_pages
+        zswap_us = host.page_fault_us + host.compressor.decompress_us_per_page
+        weights = np.stack([refaults["zswap"], refaults["swap"], refaults["zero"]], axis=-1)
+        means = np.stack(
+            np.broadcast_arrays(np.float64(zswap_us), swapin_us[:, None], np.float64(host.page_fault_us)), axis=-1
+        )
+        means = np.broadcast_to(means, weights.shape)
+        n_refaults = weights.sum(axis=-1)
+        mean_us = np.where(n_refaults > 0, (weights * means).sum(-1) / np.maximum(n_refaults, 1.0), 0.0)
+        p99_us = refault_latency_quantile(weights, means, 0.99)
+        footprint = g.footprint_pages * PAGE_SIZE
+        promoted = refaults["zswap"] + refaults["swap"] + refaults["zero"]
+        promotion = np.where(g.footprint_pages > 0, promoted / np.maximum(g.footprint_pages, 1.0), 0.0) * (60.0 / host.step_s)
+        budget_step = host.swap.write_budget_bytes_per_day * host.step_s / 86400.0
+        written = dev.pages_written * PAGE_SIZE
+        return StepMetrics(
+            memory_current_bytes=g.memory_current,
+            anon_resident_bytes=g.resident_pages * PAGE_SIZE,
+            zswap_bytes=g.zswap_bytes,
+            zswapped_bytes=g.zswap_pages * PAGE_SIZE,
+            swap_bytes=g.swap_slot_pages * PAGE_SIZE,
+            dram_bytes=g.dram_bytes,
+            footprint_bytes=footprint,
+            dram_saved_bytes=footprint - g.dram_bytes,
+            stall_s=dict(acc.stall_s),
+            refault_pages=dict(refaults),
+            refault_latency_mean_us=mean_us,
+            refault_latency_p99_us=p99_us,
+            cpu_s={
+                "compress": events["cpu_compress_s"],
+                "decompress": events["cpu_decompress_s"],
+                "flush": events["cpu_flush_s"],
+                "reclaim": events["cpu_reclaim_s"],
+            },
+            writeback_pages={k: v * pages for k, v in acc.writeback_chunks.items()},
+            events=events,
+            promotion_rate_per_min=promotion,
+            psi_some_avg10=st.psi_some_avg[..., 0].copy(),
+            psi_some_avg60=st.psi_some_avg[..., 1].copy(),
+            psi_full_avg10=st.psi_full_avg[..., 0].copy(),
+            psi_some_stall_s=some_s,
+            oom_kills=acc.oom_kills,
+            host_dram_used_bytes=g.dram_used_host,
+            host_dram_free_bytes=host.dram_bytes - g.dram_used_host,
+            host_dram_saved_bytes=(footprint - g.dram_bytes).sum(axis=1),
+            host_zswap_pool_bytes=g.pool_bytes_host,
+            host_zswap_pool_limit_bytes=np.full(self.num_hosts, self.max_pool_bytes),
+            host_device_utilisation=dev.utilisation,
+            host_device_read_latency_us=dev.read_latency_us,
+            host_device_bytes_written=written,
+            host_device_bytes_read=acc.refault_pages["swap"].sum(axis=1) * PAGE_SIZE,
+            host_device_backlog_bytes=st.device_backlog_pages * PAGE_SIZE,
+            host_write_budget_used=written / budget_step,
+        )
+
+    # ------------------------------------------------------------------------------------------
+    # Save / restore and inspection
+    # ------------------------------------------------------------------------------------------
+
+    def get_state(self) -> SimState:
+        """A copy of the full state (with the random stream position)."""
+        snap = self.state.snapshot()
+        snap.rng_counter = self.rng.counter
+        return snap
+
+    def set_state(self, state: SimState) -> None:
+        """Restore a state from :meth:`get_state` (of a simulator of the same scenario and batch)."""
+        if state.loc.shape != self.state.loc.shape:
+            raise ValueError(f"state shape {state.loc.shape} does not match this simulator {self.state.loc.shape}")
+        self.state = state.snapshot()
+        self.rng.counter = state.rng_counter
+        self._gauges = None
+
+    def idle_share(self, idle_s: float) -> np.ndarray:
+        """Share of each memcg's footprint not touched for ``idle_s`` seconds (H, M)."""
+        st = self.state
+        alive = st.loc != Loc.ABSENT
+        idle = alive & ((self.now_f32 - st.last_access_s) >= idle_s)
+        n_alive = count_per_memcg(alive, self.layout)
+        return np.where(n_alive > 0, count_per_memcg(idle, self.layout) / np.maximum(n_alive, 1.0), 0.0)
+
+    def memcg_index(self, name: str) -> int:
+        try:
+            return self.memcg_names.index(name)
+        except ValueError:
+            raise KeyError(f"no memcg named {name!r}; memcgs: {list(self.memcg_names)}") from None

@@ -1,0 +1,250 @@
+"""zswap (``mm/zswap.c``): store, exclusive load, second-chance writeback, the shrinker, limits.
+
+Each function works on a batch of chunks across all hosts at once. Entries are pages; a chunk's pages
+are stored, loaded and written back together, so "one entry" below is one chunk's worth of pages.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .lru import AGE_BINS, age_bins, count_per_memcg, rank_in_block, select_oldest
+from .state import Loc
+from .units import PAGE_SIZE
+
+if TYPE_CHECKING:
+    from .simulator import Simulator
+
+SHRINK_BATCH = 128
+"""``SHRINK_BATCH``: the shrinker scans in batches of this many objects."""
+DEFAULT_SEEKS = 2
+"""``DEFAULT_SEEKS``: the zswap shrinker's seeks (cost of recreating an object)."""
+DEF_PRIORITY = 12
+"""Reclaim starts at priority 12 and scans ``size >> priority`` per pass."""
+
+WRITEBACK_SOURCES = ("proactive", "memcg_limit", "shrinker", "pool_limit")
+
+
+def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
+    """``zswap_store()`` for every chunk in ``candidates`` (resident, not zero-filled), in LRU order.
+
+    Checks, as the kernel does before compressing: the memcg's ``memory.zswap.max``
+    (``obj_cgroup_may_zswap()``, with a forced stats flush per store when the limit is neither 0 nor
+    max; when over, ``shrink_memcg()`` writes back at most one entry per node and the store goes on,
+    or is rejected if nothing could be written back), then the global pool limit with its accept
+    threshold hysteresis (``zswap_check_limits()``). Incompressible pages are stored as-is when the
+    memcg may write back, rejected otherwise. Returns the rejected chunks (H, C); accepted ones are
+    now ``ZSWAP`` with their referenced bit set.
+    """
+    st, cfg, lay = sim.state, sim.cfg.host, sim.layout
+    pages = cfg.chunk_pages
+    owner = lay.owner
+    if not cfg.zswap.enabled:
+        return candidates.copy()
+    writeback_ok = st.zswap_writeback[:, owner]
+    incompressible = st.compressed_bytes >= PAGE_SIZE
+    # Incompressible data costs a compression attempt whatever happens next.
+    compress_tried = candidates & incompressible
+    rejected = candidates & incompressible & ~writeback_ok
+    attempt = candidates & ~rejected
+
+    limit = st.zswap_max
+    limited = np.isfinite(limit)
+    if limited.any():
+        # obj_cgroup_may_zswap(): force-flush stats on every store when 0 < max < "max".
+        flushing = limited & (limit > 0)
+        if flushing.any():
+            stores = count_per_memcg(candidates, lay)
+            st.counters["cpu_flush_s"] += stores * pages * cfg.zswap.stats_flush_us * 1e-6 * flushing
+        charge = st.compressed_bytes * pages
+        charged_now = sim.gauges().zswap_bytes
+        running = rank_in_block(attempt, lay, weights=charge)
+        before = running - charge
+        # The check is "usage < max" before the store: the store that crosses the limit goes in.
+        under = attempt & (charged_now[:, owner] + before < limit[:, owner])
+        over = attempt & ~under
+        n_over = count_per_memcg(over, lay)
+        if n_over.any():
+            # shrink_memcg(): one entry per node per over-limit store, second chance applies;
+            # nothing written back (or writeback disabled) means the store is rejected.
+            visits = n_over * cfg.nr_nodes * st.zswap_writeback
+            written = zswap_writeback_walk(sim, visit_budget=visits, source="memcg_limit")
+            satisfied = np.minimum(n_over, np.ceil(written / cfg.nr_nodes))
+            over_rank = rank_in_block(over, lay)
+            over_ok = over & (over_rank <= satisfied[:, owner])
+            rejected |= over & ~over_ok
+            attempt = under | over_ok
+
+    # zswap_check_limits(): global pool limit with hysteresis.
+    max_pool = sim.max_pool_bytes
+    accept_below = max_pool * cfg.zswap.accept_threshold_percent / 100.0
+    pool_now = sim.gauges().pool_bytes_host
+    st.pool_reached_full &= ~(pool_now <= accept_below)
+    st.pool_reached_full |= pool_now >= max_pool
+    pool_cost = st.zpool_bytes * pages
+    new_bytes = count_per_memcg(attempt, lay, weights=pool_cost)
+    new_total = new_bytes.sum(axis=1)
+    room = np.where(st.pool_reached_full, 0.0, np.maximum(max_pool - pool_now, 0.0))
+    share = np.where(new_total > 0, np.minimum(room / np.maximum(new_total, 1.0), 1.0), 1.0)
+    if (share < 1.0).any():
+        # Concurrent stores from several memcgs interleave: each memcg gets the same share of the
+        # remaining room; a store is admitted while the pool (as it saw it) was under the limit.
+        running = rank_in_block(attempt, lay, weights=pool_cost)
+        before = running - pool_cost
+        fits = attempt & (before < (share[:, None] * new_bytes)[:, owner])
+        newly_rejected = attempt & ~fits
+        rejected |= newly_rejected
+        attempt = fits
+        st.pool_reached_full |= newly_rejected.any(axis=1)
+
+    # Compression happens for everything admitted by the limits (and incompressible attempts).
+    compress_tried |= attempt
+    st.counters["cpu_compress_s"] += (
+        count_per_memcg(compress_tried, lay) * pages * cfg.compressor.compress_us_per_page * 1e-6
+    )
+    stored = attempt
+    if stored.any():
+        st.loc[stored] = Loc.ZSWAP
+        st.zswap_store_s[stored] = sim.now_f32
+        st.lru_s[stored] = sim.now_f32
+        # New entries start referenced: the first writeback pass rotates them (second chance).
+        st.referenced[stored] = True
+        st.counters["zswpout"] += count_per_memcg(stored, lay) * pages
+        sim.invalidate_gauges()
+        pool_after = sim.gauges().pool_bytes_host
+        st.pool_reached_full |= pool_after >= max_pool
+    return rejected
+
+
+def zswap_writeback_walk(
+    sim: Simulator,
+    *,
+    write_target: np.ndarray | None = None,
+    visit_budget: np.ndarray | None = None,
+    min_age_s: np.ndarray | None = None,
+    source: str,
+) -> np.ndarray:
+    """Walk each memcg's zswap LRU from its oldest entry (``list_lru_walk_one()`` with
+    ``shrink_memcg_cb()``): a referenced entry has its bit cleared and is rotated to the young end
+    (second chance); an unreferenced one is written back (``zswap_writeback_entry()``): decompressed
+    into a swap cache page that holds 4 KiB of DRAM until its write completes, the entry freed.
+
+    Either ``write_target`` (H, M) chunks to write back, walking at most once over the list (the
+    proactive and pool-limit paths), or ``visit_budget`` (H, M) chunks to visit (the shrinker and
+    ``memory.zswap.max`` paths). ``min_age_s`` (H, M) restricts the walk to entries older than that
+    (the age-threshold form of proactive writeback). Memcgs with ``memory.zswap.writeback = 0`` are
+    skipped. Returns chunks written back per (H, M).
+    """
+    st, lay, pages = sim.state, sim.layout, sim.cfg.host.chunk_pages
+    owner = lay.owner
+    entries = (st.loc == Loc.ZSWAP) & st.zswap_writeback[:, owner]
+    if min_age_s is not None:
+        entries &= (sim.now_f32 - st.zswap_store_s) >= min_age_s[:, owner]
+    lru_bins = age_bins(sim.now_f32 - st.lru_s)
+    if visit_budget is not None:
+        available = count_per_memcg(entries, lay)
+        budget = sim.round_chunks(np.minimum(visit_budget, available))
+        visited, _ = select_oldest(entries, lru_bins, budget, lay)
+        written = visited & ~st.referenced
+        rotated = visited & st.referenced
+    else:
+        assert write_target is not None
+        target = sim.round_chunks(write_target)
+        written, thr = select_oldest(entries & ~st.referenced, lru_bins, target, lay)
+        # The walk passed over every referenced entry at least as old as where it stopped.
+        rotated = entries & st.referenced & (lru_bins >= thr[:, owner]) & (thr[:, owner] < AGE_BINS)
+    if rotated.any():
+        st.referenced[rotated] = False
+        st.lru_s[rotated] = sim.now_f32
+    n_written = count_per_memcg(written, lay)
+    if written.any():
+        st.loc[written] = Loc.WRITEBACK
+        st.lru_s[written] = sim.now_f32  # write submission time (FIFO completion)
+        st.counters["zswpwb"] += n_written * pages
+        st.counters["pswpout"] += n_written * pages
+        st.counters["cpu_decompress_s"] += n_written * pages * sim.cfg.host.compressor.decompress_us_per_page * 1e-6
+        sim.submit_writes(n_written.sum(axis=1) * pages)
+        sim.acc.writeback_chunks[source] += n_written
+        sim.invalidate_gauges()
+    return n_written
+
+
+def zswap_shrinker_scan(sim: Simulator, reclaimed_pages: np.ndarray, lru_pages_before: np.ndarray) -> np.ndarray:
+    """The memcg-aware zswap shrinker (``zswap_shrinker_count()`` + ``do_shrink_slab()``), invoked by
+    reclaim of ``reclaimed_pages`` (H, M) from an LRU of ``lru_pages_before`` pages.
+
+    count: freeable = entries on the memcg's zswap LRU, minus pages recently swapped in from disk
+    (``nr_disk_swapins``), scaled by pool pages / stored pages (better compression, less writeback).
+    scan: the reclaim's priority is the one at which ``lru >> priority`` covers the request;
+    ``delta = (freeable >> priority) * 4 / seeks``, plus deferred work ``>> priority``, capped at
+    twice freeable, scanned only in batches of 128 (``SHRINK_BATCH``), the rest deferred.
+    One ``shrink_slab()`` call per reclaim request at that equivalent priority.
+    Returns chunks written back per (H, M).
+    """
+    st, cfg = sim.state, sim.cfg.host
+    if not cfg.zswap.shrinker_enabled:
+        return np.zeros_like(reclaimed_pages)
+    g = sim.gauges()
+    active = (reclaimed_pages > 0) & st.zswap_writeback & (g.zswap_pages > 0)
+    if not active.any():
+        return np.zeros_like(reclaimed_pages)
+    stored = g.zswap_pages
+    freeable = np.maximum(stored - st.nr_disk_swapins, 0.0)
+    st.nr_disk_swapins = np.where(active, np.maximum(st.nr_disk_swapins - stored, 0.0), st.nr_disk_swapins)
+    backing_pages = g.zpool_bytes / PAGE_SIZE
+    freeable = np.floor(freeable * backing_pages / np.maximum(stored, 1.0))
+    ratio = np.maximum(lru_pages_before, 1.0) / np.maximum(reclaimed_pages, 32.0)
+    priority = np.clip(np.floor(np.log2(np.maximum(ratio, 1.0))), 0, DEF_PRIORITY)
+    scale = np.exp2(-priority)
+    delta = np.floor(freeable * scale) * 4.0 / DEFAULT_SEEKS
+    total_scan = np.minimum(np.floor(st.shrinker_nr_deferred * scale) + delta, 2.0 * freeable)
+    runs = (total_scan >= SHRINK_BATCH) | ((total_scan >= freeable) & (freeable > 0))
+    scanned = np.where(active & runs, total_scan, 0.0)
+    deferred = np.maximum(st.shrinker_nr_deferred + delta - scanned, 0.0)
+    st.shrinker_nr_deferred = np.where(active, np.minimum(deferred, 2.0 * freeable), st.shrinker_nr_deferred)
+    if not scanned.any():
+        return np.zeros_like(reclaimed_pages)
+    return zswap_writeback_walk(sim, visit_budget=scanned / cfg.chunk_pages, source="shrinker")
+
+
+def zswap_pool_worker(sim: Simulator) -> np.ndarray:
+    """``shrink_worker()``: once the pool reached its limit, write back from the memcgs in turn
+    (one entry each per round) until the pool is below the accept threshold.
+
+    Round-robin with one entry per memcg per round takes equal amounts from each memcg that has
+    entries (water-filling); second chance applies, and a rotated entry is written on the next lap.
+    Returns chunks written back per (H, M).
+    """
+    st, cfg, pages = sim.state, sim.cfg.host, sim.cfg.host.chunk_pages
+    total = np.zeros_like(st.memory_high)
+    if not st.pool_reached_full.any():
+        return total
+    accept_below = sim.max_pool_bytes * cfg.zswap.accept_threshold_percent / 100.0
+    for _lap in range(2):  # a second lap writes what the first one rotated
+        g = sim.gauges()
+        excess = np.where(st.pool_reached_full, np.maximum(g.pool_bytes_host - accept_below, 0.0), 0.0)
+        if not (excess > 0).any():
+            break
+        per_chunk = np.where(g.zswap_pages > 0, g.zpool_bytes / np.maximum(g.zswap_pages / pages, 1e-9), 0.0)
+        avail_chunks = np.where(st.zswap_writeback, g.zswap_pages / pages, 0.0)
+        avail_bytes = avail_chunks * per_chunk
+        share = _water_fill(avail_bytes, excess)
+        target = np.where(per_chunk > 0, np.ceil(share / np.maximum(per_chunk, 1e-9)), 0.0)
+        total += zswap_writeback_walk(sim, write_target=target, source="pool_limit")
+    return total
+
+
+def _water_fill(capacity: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Split ``total`` (H,) across columns of ``capacity`` (H, M) as equally as capacities allow."""
+    order = np.sort(capacity, axis=1)
+    m = capacity.shape[1]
+    remaining_cols = m - np.arange(m)
+    cum_before = np.concatenate([np.zeros((capacity.shape[0], 1)), np.cumsum(order, axis=1)[:, :-1]], axis=1)
+    # Level needed if the k smallest are fully used and the rest get an equal level.
+    level_candidates = (total[:, None] - cum_before) / remaining_cols
+    feasible = level_candidates <= order
+    k = np.where(feasible.any(axis=1), np.argmax(feasible, axis=1), m - 1)
+    level = np.take_along_axis(level_candidates, k[:, None], 1)
+    return np.minimum(capacity, np.maximum(level, 0.0))
