@@ -12,7 +12,7 @@ per-memcg running count is a row-wise cumulative sum minus the sum at the block'
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +31,7 @@ class ChunkLayout:
     block_start: np.ndarray
     block_len: np.ndarray
     num_memcgs: int
+    _memcg_keys: dict[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_capacities(cls, capacities: list[int], num_memcgs: int) -> ChunkLayout:
@@ -43,6 +44,14 @@ class ChunkLayout:
     @property
     def num_chunks(self) -> int:
         return int(self.owner.shape[0])
+
+    def memcg_keys(self, num_hosts: int) -> np.ndarray:
+        """Flat (host, memcg) index of every chunk of an (H, C) array, raveled: h * M + owner."""
+        keys = self._memcg_keys.get(num_hosts)
+        if keys is None:
+            rows = np.arange(num_hosts, dtype=np.int64)[:, None] * self.num_memcgs
+            keys = self._memcg_keys[num_hosts] = (rows + self.owner[None, :]).ravel()
+        return keys
 
 
 def age_bins(age_s: np.ndarray) -> np.ndarray:
@@ -68,11 +77,12 @@ def rank_in_block(mask: np.ndarray, layout: ChunkLayout, weights: np.ndarray | N
 
 def count_per_memcg(mask: np.ndarray, layout: ChunkLayout, weights: np.ndarray | None = None) -> np.ndarray:
     """Sum of ``mask`` (or ``mask * weights``) per (host, memcg), shape (H, M) float64."""
-    h, c = mask.shape
+    h = mask.shape[0]
     m = layout.num_memcgs
-    keys = (np.arange(h, dtype=np.int64)[:, None] * m + layout.owner[None, :]).ravel()
-    w = mask.ravel() if weights is None else np.where(mask, weights, 0.0).ravel()
-    return np.bincount(keys, weights=w, minlength=h * m).reshape(h, m)
+    keys = layout.memcg_keys(h)
+    if weights is None:
+        return np.bincount(keys[mask.ravel()], minlength=h * m).reshape(h, m).astype(np.float64)
+    return np.bincount(keys, weights=np.where(mask, weights, 0.0).ravel(), minlength=h * m).reshape(h, m)
 
 
 def select_oldest(
@@ -94,12 +104,11 @@ def select_oldest(
     target = np.asarray(target_chunks, dtype=np.int64).reshape(h, groups)
     if per_host:
         group_of_chunk = np.zeros(c, dtype=np.int64)
+        keys = np.arange(h, dtype=np.int64)[:, None] * AGE_BINS + bins
     else:
         group_of_chunk = layout.owner
-    keys = (np.arange(h, dtype=np.int64)[:, None] * groups + group_of_chunk[None, :]) * AGE_BINS + bins
-    counts = np.bincount(
-        keys[eligible], minlength=h * groups * AGE_BINS
-    ).reshape(h, groups, AGE_BINS)
+        keys = layout.memcg_keys(h).reshape(h, c) * AGE_BINS + bins
+    counts = np.bincount(keys[eligible], minlength=h * groups * AGE_BINS).reshape(h, groups, AGE_BINS)
     # at_or_older[b]: eligible chunks in bins >= b.
     at_or_older = np.cumsum(counts[..., ::-1], axis=-1)[..., ::-1]
     enough = at_or_older >= target[..., None]

@@ -28,8 +28,12 @@ def high_delay_s(usage_bytes: np.ndarray, high_bytes: np.ndarray, nr_pages: floa
     """
     usage = np.asarray(usage_bytes, dtype=np.float64)
     high = np.maximum(np.asarray(high_bytes, dtype=np.float64), 1.0)
-    overage_fp = np.where(usage > high, np.floor((usage - high) * (1 << MEMCG_DELAY_PRECISION_SHIFT) / high), 0.0)
-    jiffies = np.floor(overage_fp * overage_fp * HZ / float(1 << (MEMCG_DELAY_PRECISION_SHIFT + MEMCG_DELAY_SCALING_SHIFT)))
+    with np.errstate(invalid="ignore", divide="ignore"):  # high = max (inf) means no overage
+        ratio = np.where(usage > high, (usage - high) / high, 0.0)
+    overage_fp = np.floor(np.nan_to_num(ratio, nan=0.0, posinf=0.0) * (1 << MEMCG_DELAY_PRECISION_SHIFT))
+    jiffies = np.floor(
+        overage_fp * overage_fp * HZ / float(1 << (MEMCG_DELAY_PRECISION_SHIFT + MEMCG_DELAY_SCALING_SHIFT))
+    )
     jiffies = jiffies * nr_pages / MEMCG_CHARGE_BATCH
     return np.minimum(jiffies / HZ, MAX_HIGH_DELAY_S)
 

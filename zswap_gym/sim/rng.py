@@ -95,7 +95,9 @@ class CounterRNG:
         return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / (1 << 53))
 
 
-def uniform_pair_at(keys: np.ndarray, counter: int, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def uniform_pair_at(
+    keys: np.ndarray, counter: int, rows: np.ndarray, cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Two uniform float32 draws for selected (row, column) elements only, from draw ``counter``.
 
     The same (key, counter, column) gives the same numbers as a full-width draw would hash, so a

@@ -27,7 +27,7 @@ import numpy as np
 
 from .config import ScenarioConfig
 from .lru import ChunkLayout, age_bins, count_per_memcg, select_oldest
-from .memcg_limits import high_throttle_sleep_s, MEMCG_CHARGE_BATCH
+from .memcg_limits import MEMCG_CHARGE_BATCH, high_throttle_sleep_s
 from .metrics import STALL_SOURCES, StepMetrics, refault_latency_quantile
 from .psi import stall_shares, update_averages
 from .rng import CounterRNG, host_keys
@@ -111,9 +111,7 @@ class Simulator:
         self.num_memcgs = self.cfg.max_memcgs
         self.memcg_names = tuple(t.name for t in self.cfg.tenants)
         self.first_host = first_host
-        capacities = [
-            max(1, math.ceil(t.workload.peak_size_bytes() / host.chunk_bytes) + 1) for t in self.cfg.tenants
-        ]
+        capacities = [max(1, math.ceil(t.workload.peak_size_bytes() / host.chunk_bytes) + 1) for t in self.cfg.tenants]
         self.layout = ChunkLayout.from_capacities(capacities, self.num_memcgs)
         self.tables = AttributeTables.build(self.cfg)
         m = self.num_memcgs
@@ -214,6 +212,7 @@ class Simulator:
             st.lru_s[stored] = since[stored]
             st.referenced[stored] = True
         self.acc = StepAccumulator(h, m, self.psi_windows)
+        self._counters_at_step_start = {k: v.copy() for k, v in st.counters.items()}
 
     def _draw_attributes(self, rows: np.ndarray, cols: np.ndarray) -> None:
         """Fresh access rate and compressibility for chunk slots (rows = host, cols = slot)."""
@@ -281,7 +280,8 @@ class Simulator:
     def round_chunks(self, chunks: np.ndarray) -> np.ndarray:
         """Stochastic rounding of (H, M) chunk amounts, so small requests are honoured on average
         whatever the chunk size."""
-        x = np.maximum(np.nan_to_num(np.asarray(chunks, dtype=np.float64), nan=0.0, posinf=0.0), 0.0)
+        x = np.asarray(chunks, dtype=np.float64)
+        x = np.where(np.isfinite(x) & (x > 0), x, 0.0)
         if x.ndim == 1:
             u = self.rng.uniform(1)[:, 0]
         else:
@@ -349,7 +349,9 @@ class Simulator:
     # Reclaim
     # ------------------------------------------------------------------------------------------
 
-    def _reclaim(self, target_chunks: np.ndarray, *, kswapd_share: np.ndarray | None, proactive: bool = False) -> np.ndarray:
+    def _reclaim(
+        self, target_chunks: np.ndarray, *, kswapd_share: np.ndarray | None, proactive: bool = False
+    ) -> np.ndarray:
         """Shrink each memcg's LRU by up to ``target_chunks`` (H, M), coldest first.
 
         Each page needs a swap slot (host capacity, ``memory.swap.max``); zero-filled pages are only
@@ -425,16 +427,22 @@ class Simulator:
         limit_chunks = np.ceil(np.maximum(over_max, over_high) / net_per_chunk)
         dram = float(host.dram_bytes)
         free = dram - g.dram_used_host
-        low, high_wm, min_wm = (dram * p / 100.0 for p in (
-            host.watermark_low_percent, host.watermark_high_percent, host.watermark_min_percent))
+        low, high_wm, min_wm = (
+            dram * p / 100.0
+            for p in (host.watermark_low_percent, host.watermark_high_percent, host.watermark_min_percent)
+        )
         kswapd_need = np.where(free < low, high_wm - free, 0.0)
-        kswapd_cap = host.step_s / ((host.reclaim_us_per_page + host.compressor.compress_us_per_page) * 1e-6) * PAGE_SIZE
+        kswapd_cap = (
+            host.step_s / ((host.reclaim_us_per_page + host.compressor.compress_us_per_page) * 1e-6) * PAGE_SIZE
+        )
         kswapd_bytes = np.minimum(kswapd_need, kswapd_cap)
         direct_bytes = np.maximum(min_wm - (free + kswapd_bytes), 0.0) * (free < min_wm)
         resident_share = g.resident_pages / np.maximum(g.resident_pages.sum(axis=1, keepdims=True), 1.0)
         charged = acc.charged_pages
         alloc_share = np.where(
-            charged.sum(axis=1, keepdims=True) > 0, charged / np.maximum(charged.sum(axis=1, keepdims=True), 1.0), resident_share
+            charged.sum(axis=1, keepdims=True) > 0,
+            charged / np.maximum(charged.sum(axis=1, keepdims=True), 1.0),
+            resident_share,
         )
         kswapd_chunks = np.ceil(kswapd_bytes[:, None] * resident_share / net_per_chunk)
         direct_chunks = np.ceil(direct_bytes[:, None] * alloc_share / net_per_chunk)
@@ -450,10 +458,11 @@ class Simulator:
             acc.spread_stall_s += charged_stall
         g = self.gauges()
         # memory.high: one throttle per 64 pages charged while over; sleep by the penalty curve.
+        # memory.events high: every batch of charges that went over high and was sent to reclaim.
+        batches = np.maximum(np.ceil(acc.charged_pages / MEMCG_CHARGE_BATCH), 1.0)
+        st.counters["events_high"] += np.where(over_high > 0, batches, 0.0)
         over = g.memory_current > st.memory_high
         if over.any():
-            batches = np.ceil(acc.charged_pages / MEMCG_CHARGE_BATCH)
-            st.counters["events_high"] += np.where(over, np.maximum(batches, 1.0), 0.0)
             sleep = high_throttle_sleep_s(g.memory_current, st.memory_high, acc.charged_pages)
             sleep = np.minimum(np.where(over, sleep, 0.0), host.step_s * self.nr_tasks[None, :])
             acc.stall_s["high_throttle"] += sleep
@@ -462,7 +471,7 @@ class Simulator:
         # do not count: the kernel waits for them) is an OOM kill.
         in_flight = g.writeback_pages * PAGE_SIZE
         oom = (g.memory_current - in_flight > st.memory_max) & self.memcg_active[None, :]
-        st.counters["events_max"] += (g.memory_current > st.memory_max)
+        st.counters["events_max"] += g.memory_current > st.memory_max
         # Host out of memory after all reclaim: the global OOM killer takes the largest memcg.
         host_oom = (g.dram_used_host > dram) & ~oom.any(axis=1)
         if host_oom.any():
@@ -540,7 +549,7 @@ class Simulator:
         u1, u2 = self.rng.uniform_pair(lay.num_chunks)
         p_none = np.exp(-rate * dt)
         touched = (u1 < 1.0 - p_none) & (st.loc != Loc.ABSENT)
-        since_last = -np.log(p_none + u2 * (1.0 - p_none)) / rate
+        since_last = -np.log(np.maximum(p_none + u2 * (1.0 - p_none), np.float32(1e-30))) / rate
         t_end = np.float32(t0 + host.step_s)
         np.copyto(st.last_access_s, t_end - since_last, where=touched)
         faults = touched & (st.loc != Loc.RESIDENT)
@@ -628,8 +637,6 @@ class Simulator:
         proactive requests at the interval's start (``memory.reclaim``; proactive writeback)."""
         st, host = self.state, self.cfg.host
         h, m = self.num_hosts, self.num_memcgs
-        self.acc = StepAccumulator(h, m, self.psi_windows)
-        before = {k: v.copy() for k, v in st.counters.items()}
         t0 = st.now_s
         if reclaim_bytes is not None and np.any(reclaim_bytes):
             self.memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active)
@@ -644,7 +651,11 @@ class Simulator:
         dev, swapin_us = self._device_step()
         some_s = self._psi_step()
         st.step_index += 1
-        return self._metrics(before, dev, swapin_us, some_s)
+        metrics = self._metrics(self._counters_at_step_start, dev, swapin_us, some_s)
+        # Operations between steps (cgroup writes) count toward the next step.
+        self.acc = StepAccumulator(h, m, self.psi_windows)
+        self._counters_at_step_start = {k: v.copy() for k, v in st.counters.items()}
+        return metrics
 
     def _metrics(self, before, dev, swapin_us, some_s) -> StepMetrics:
         st, host, acc = self.state, self.cfg.host, self.acc
@@ -660,10 +671,12 @@ class Simulator:
         means = np.broadcast_to(means, weights.shape)
         n_refaults = weights.sum(axis=-1)
         mean_us = np.where(n_refaults > 0, (weights * means).sum(-1) / np.maximum(n_refaults, 1.0), 0.0)
-        p99_us = refault_latency_quantile(weights, means, 0.99)
+        p99_us = refault_latency_quantile(weights, means, 0.99) if n_refaults.any() else np.zeros_like(mean_us)
         footprint = g.footprint_pages * PAGE_SIZE
         promoted = refaults["zswap"] + refaults["swap"] + refaults["zero"]
-        promotion = np.where(g.footprint_pages > 0, promoted / np.maximum(g.footprint_pages, 1.0), 0.0) * (60.0 / host.step_s)
+        promotion = np.where(g.footprint_pages > 0, promoted / np.maximum(g.footprint_pages, 1.0), 0.0) * (
+            60.0 / host.step_s
+        )
         budget_step = host.swap.write_budget_bytes_per_day * host.step_s / 86400.0
         written = dev.pages_written * PAGE_SIZE
         return StepMetrics(
@@ -723,6 +736,9 @@ class Simulator:
         self.state = state.snapshot()
         self.rng.counter = state.rng_counter
         self._gauges = None
+        # A state is taken between steps: the next step's tallies start from it.
+        self.acc = StepAccumulator(self.num_hosts, self.num_memcgs, self.psi_windows)
+        self._counters_at_step_start = {k: v.copy() for k, v in self.state.counters.items()}
 
     def idle_share(self, idle_s: float) -> np.ndarray:
         """Share of each memcg's footprint not touched for ``idle_s`` seconds (H, M)."""

@@ -38,8 +38,7 @@ def parse_size(text: str | int, *, what: str = "size") -> int:
     match = _SIZE_RE.match(text)
     if match is None:
         raise SizeError(
-            f"{what}: {text!r} is not a size (a whole number of bytes with an optional "
-            "K/M/G/T suffix, e.g. '512M')"
+            f"{what}: {text!r} is not a size (a whole number of bytes with an optional K/M/G/T suffix, e.g. '512M')"
         )
     return int(match.group(1)) << _SUFFIX_SHIFT[match.group(2).lower()]
 

@@ -113,7 +113,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
         st.referenced[stored] = True
         st.counters["zswpout"] += count_per_memcg(stored, lay) * pages
         sim.invalidate_gauges()
-        pool_after = sim.gauges().pool_bytes_host
+        pool_after = pool_now + count_per_memcg(stored, lay, weights=pool_cost).sum(axis=1)
         st.pool_reached_full |= pool_after >= max_pool
     return rejected
 
