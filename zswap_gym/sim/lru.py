@@ -91,11 +91,14 @@ def select_oldest(
     target_chunks: np.ndarray,
     layout: ChunkLayout,
     per_host: bool = False,
+    order: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pick, per memcg (or per host), the ``target_chunks`` oldest eligible chunks.
 
     ``eligible`` (H, C) bool, ``bins`` (H, C) age bins, ``target_chunks`` (H, M) — or (H,) with
-    ``per_host`` — whole numbers of chunks. Returns the selection (H, C) bool and the threshold bin
+    ``per_host`` — whole numbers of chunks. Within the last bin needed, chunks go in slot order, or,
+    with ``order`` (H, C) (smaller = older, e.g. a list position), in that exact order — so a list
+    LRU such as zswap's is walked exactly. Returns the selection (H, C) bool and the threshold bin
     per group (the youngest bin the selection reached; ``AGE_BINS`` where nothing was selected), so
     callers know which part of the LRU a walk passed over.
     """
@@ -125,6 +128,17 @@ def select_oldest(
     thr_chunk = thr[:, group_of_chunk]
     selected = eligible & (bins > thr_chunk)
     edge = eligible & (bins == thr_chunk)
+    if order is not None:
+        rows, cols = np.nonzero(edge)
+        if rows.size:
+            group = rows * groups + group_of_chunk[cols]
+            sort = np.lexsort((order[rows, cols], group))
+            group_sorted = group[sort]
+            first = np.searchsorted(group_sorted, group_sorted, side="left")
+            rank = np.arange(group_sorted.size) - first + 1
+            take = rank <= need_in_thr.ravel()[group_sorted]
+            selected[rows[sort[take]], cols[sort[take]]] = True
+        return selected, thr
     if per_host:
         rank = np.cumsum(edge, axis=1)
         selected |= edge & (rank <= need_in_thr[:, :1])

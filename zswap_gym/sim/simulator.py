@@ -54,6 +54,8 @@ _KNOB_FIELD = {
     "memory.zswap.writeback": "zswap_writeback",
 }
 RECLAIM_SOURCES = ("proactive", "kswapd", "direct")
+MAX_RECLAIM_RETRIES = 16
+"""``MAX_RECLAIM_RETRIES``: reclaim attempts before the kernel gives up (OOM or -EAGAIN)."""
 SCHEDULE_BLOCK = 512
 
 
@@ -152,7 +154,7 @@ class Simulator:
             zpool_bytes=np.zeros((h, c), dtype=np.float32),
             last_access_s=np.zeros((h, c), dtype=np.float32),
             zswap_store_s=np.zeros((h, c), dtype=np.float32),
-            lru_s=np.zeros((h, c), dtype=np.float32),
+            lru_seq=np.zeros((h, c), dtype=np.float64),
             referenced=np.zeros((h, c), dtype=bool),
             memory_high=inf.copy(),
             memory_max=inf.copy(),
@@ -166,6 +168,7 @@ class Simulator:
             psi_full_total_us=np.zeros((h, m)),
             shrinker_nr_deferred=np.zeros((h, m)),
             nr_disk_swapins=np.zeros((h, m)),
+            lru_tail=np.zeros(h),
             pool_reached_full=np.zeros(h, dtype=bool),
             device_backlog_pages=np.zeros(h),
             device_bytes_written=np.zeros(h),
@@ -209,7 +212,7 @@ class Simulator:
             st.loc[stored] = Loc.ZSWAP
             since = (-(idle - threshold)).astype(np.float32)
             st.zswap_store_s[stored] = since[stored]
-            st.lru_s[stored] = since[stored]
+            st.lru_seq[stored] = since[stored]  # older stores nearer the head; new ones go after 0
             st.referenced[stored] = True
         self.acc = StepAccumulator(h, m, self.psi_windows)
         self._counters_at_step_start = {k: v.copy() for k, v in st.counters.items()}
@@ -287,6 +290,29 @@ class Simulator:
         else:
             u = self.rng.uniform(x.shape[1])
         return np.floor(x + u * (x > 0)).astype(np.int64)
+
+    def lru_push_tail(self, mask: np.ndarray) -> None:
+        """Put the chunks in ``mask`` at the young end of their list (zswap LRU or write queue), in
+        slot order: ``list_lru_add()`` / ``LRU_ROTATE``."""
+        st = self.state
+        position = np.cumsum(mask, axis=1, dtype=np.float64)
+        np.copyto(st.lru_seq, st.lru_tail[:, None] + position, where=mask)
+        st.lru_tail += position[:, -1]
+
+    def lru_rotate_tail(self, mask: np.ndarray) -> None:
+        """Move the chunks in ``mask`` to the young end keeping their relative order (a walk
+        rotates entries one by one, oldest first)."""
+        st = self.state
+        oldest = np.min(np.where(mask, st.lru_seq, np.inf), axis=1)
+        shift = np.where(np.isfinite(oldest), st.lru_tail - oldest + 1.0, 0.0)
+        moved = st.lru_seq + shift[:, None]
+        np.copyto(st.lru_seq, moved, where=mask)
+        newest = np.max(np.where(mask, moved, -np.inf), axis=1)
+        st.lru_tail = np.where(np.isfinite(newest), newest + 1.0, st.lru_tail)
+
+    def lru_bins(self) -> np.ndarray:
+        """Age bins of list positions (entries added since), for :func:`~.lru.select_oldest`."""
+        return age_bins(self.state.lru_tail[:, None] - self.state.lru_seq)
 
     def submit_writes(self, pages: np.ndarray) -> None:
         """Queue asynchronous writes of ``pages`` (H,) on each host's swap device."""
@@ -385,7 +411,7 @@ class Simulator:
             st.counters["swpout_zero"] += count_per_memcg(zero, lay) * pages
         if to_disk.any():
             st.loc[to_disk] = Loc.WRITEBACK
-            st.lru_s[to_disk] = self.now_f32
+            self.lru_push_tail(to_disk)  # write queue order
             n_disk = count_per_memcg(to_disk, lay) * pages
             st.counters["pswpout"] += n_disk
             self.submit_writes(n_disk.sum(axis=1))
@@ -413,10 +439,20 @@ class Simulator:
         c = self.state.counters
         return c["cpu_compress_s"] + c["cpu_decompress_s"] + c["cpu_flush_s"] + c["cpu_reclaim_s"]
 
+    def _charged_reclaim(self, chunks: np.ndarray, kswapd_share: np.ndarray) -> np.ndarray:
+        """Reclaim ``chunks`` (H, M); its CPU time, less kswapd's share, is the memcg's stall."""
+        cpu_before = self._cpu_total()
+        reclaimed = self._reclaim(chunks.astype(np.int64), kswapd_share=kswapd_share)
+        charged_stall = (self._cpu_total() - cpu_before) * (1.0 - kswapd_share)
+        self.acc.stall_s["direct_reclaim"] += charged_stall
+        self.acc.spread_stall_s += charged_stall
+        return reclaimed
+
     def _reactive_reclaim(self) -> None:
         """End-of-interval catch-up: ``memory.max`` and ``memory.high`` reclaim (charged to the
         memcg), kswapd between the low and high watermarks (not charged), direct reclaim below the
-        min watermark (charged), the ``memory.high`` sleep, and OOM kills."""
+        min watermark (charged). Limit reclaim retries while it makes progress
+        (``MAX_RECLAIM_RETRIES``), counting pages already under writeback as freed."""
         st, host, acc = self.state, self.cfg.host, self.acc
         pages, chunk_bytes = host.chunk_pages, host.chunk_bytes
         g = self.gauges()
@@ -424,6 +460,9 @@ class Simulator:
         net_per_chunk = np.maximum(chunk_bytes - pages * self.expected_compressed, 0.05 * chunk_bytes)
         over_max = np.maximum(usage - st.memory_max, 0.0)
         over_high = np.maximum(usage - st.memory_high, 0.0)
+        # memory.events high: every batch of charges that went over high and was sent to reclaim.
+        batches = np.maximum(np.ceil(acc.charged_pages / MEMCG_CHARGE_BATCH), 1.0)
+        st.counters["events_high"] += np.where(over_high > 0, batches, 0.0)
         limit_chunks = np.ceil(np.maximum(over_max, over_high) / net_per_chunk)
         dram = float(host.dram_bytes)
         free = dram - g.dram_used_host
@@ -448,32 +487,38 @@ class Simulator:
         direct_chunks = np.ceil(direct_bytes[:, None] * alloc_share / net_per_chunk)
         host_chunks = np.maximum(kswapd_chunks + direct_chunks - limit_chunks, 0.0)
         total = limit_chunks + host_chunks
-        if total.any():
-            kswapd_share = np.where(total > 0, np.minimum(kswapd_chunks, host_chunks) / np.maximum(total, 1.0), 0.0)
-            cpu_before = self._cpu_total()
-            self._reclaim(total.astype(np.int64), kswapd_share=kswapd_share)
-            cpu = self._cpu_total() - cpu_before
-            charged_stall = cpu * (1.0 - kswapd_share)
-            acc.stall_s["direct_reclaim"] += charged_stall
-            acc.spread_stall_s += charged_stall
+        if not total.any():
+            return
+        kswapd_share = np.where(total > 0, np.minimum(kswapd_chunks, host_chunks) / np.maximum(total, 1.0), 0.0)
+        self._charged_reclaim(total, kswapd_share)
+        no_kswapd = np.zeros_like(kswapd_share)
+        for _retry in range(MAX_RECLAIM_RETRIES):  # try_charge_memcg() / reclaim_high() retries
+            g = self.gauges()
+            usage = g.memory_current - g.writeback_pages * PAGE_SIZE
+            over = np.maximum(np.maximum(usage - st.memory_max, usage - st.memory_high), 0.0)
+            if not over.any():
+                break
+            reclaimed = self._charged_reclaim(np.ceil(over / net_per_chunk), no_kswapd)
+            if not reclaimed.any():
+                break
+
+    def _enforce_limits(self) -> None:
+        """After the interval's I/O: the ``memory.high`` sleep on what is still over (one penalty
+        per 64 pages charged), and OOM kills where ``memory.max`` could not be met (pages still
+        queued for write do not count: the kernel waits for them) or the host ran out of DRAM."""
+        st, host, acc = self.state, self.cfg.host, self.acc
         g = self.gauges()
-        # memory.high: one throttle per 64 pages charged while over; sleep by the penalty curve.
-        # memory.events high: every batch of charges that went over high and was sent to reclaim.
-        batches = np.maximum(np.ceil(acc.charged_pages / MEMCG_CHARGE_BATCH), 1.0)
-        st.counters["events_high"] += np.where(over_high > 0, batches, 0.0)
         over = g.memory_current > st.memory_high
         if over.any():
             sleep = high_throttle_sleep_s(g.memory_current, st.memory_high, acc.charged_pages)
             sleep = np.minimum(np.where(over, sleep, 0.0), host.step_s * self.nr_tasks[None, :])
             acc.stall_s["high_throttle"] += sleep
             acc.spread_stall_s += sleep
-        # memory.max: what reclaim could not bring under the limit (pages still being written out
-        # do not count: the kernel waits for them) is an OOM kill.
         in_flight = g.writeback_pages * PAGE_SIZE
         oom = (g.memory_current - in_flight > st.memory_max) & self.memcg_active[None, :]
         st.counters["events_max"] += g.memory_current > st.memory_max
         # Host out of memory after all reclaim: the global OOM killer takes the largest memcg.
-        host_oom = (g.dram_used_host > dram) & ~oom.any(axis=1)
+        host_oom = (g.dram_used_host > host.dram_bytes) & ~oom.any(axis=1)
         if host_oom.any():
             largest = np.argmax(np.where(self.memcg_active[None, :], g.dram_bytes, -1.0), axis=1)
             oom |= host_oom[:, None] & (np.arange(self.num_memcgs)[None, :] == largest[:, None])
@@ -603,8 +648,8 @@ class Simulator:
         in_flight = st.loc == Loc.WRITEBACK
         if in_flight.any() and dev.pages_written.any():
             done_chunks = self.round_chunks(dev.pages_written / host.chunk_pages)
-            bins = age_bins(self.now_f32 - st.lru_s)
-            done, _ = select_oldest(in_flight, bins, done_chunks, self.layout, per_host=True)
+            bins = self.lru_bins()
+            done, _ = select_oldest(in_flight, bins, done_chunks, self.layout, per_host=True, order=st.lru_seq)
             st.loc[done] = Loc.SWAP  # end_page_writeback(): the page is freed, the slot keeps the data
             self.invalidate_gauges()
         st.device_bytes_written += dev.pages_written * PAGE_SIZE
@@ -649,6 +694,7 @@ class Simulator:
         self._reactive_reclaim()
         zswap_pool_worker(self)
         dev, swapin_us = self._device_step()
+        self._enforce_limits()
         some_s = self._psi_step()
         st.step_index += 1
         metrics = self._metrics(self._counters_at_step_start, dev, swapin_us, some_s)

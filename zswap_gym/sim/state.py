@@ -75,7 +75,7 @@ class SimState:
     zpool_bytes: np.ndarray  # float32 per page: zsmalloc bytes it occupies when stored
     last_access_s: np.ndarray  # float32, time of the last access
     zswap_store_s: np.ndarray  # float32, when the entry entered zswap (ZSWAP only)
-    lru_s: np.ndarray  # float32, zswap LRU position (store/rotation time), or write submit time
+    lru_seq: np.ndarray  # float64, position in the zswap LRU (or write queue): smaller = older
     referenced: np.ndarray  # bool, zswap entry's second-chance bit
     # Memcg knobs, (H, M); limits in bytes, inf = "max"
     memory_high: np.ndarray
@@ -92,6 +92,7 @@ class SimState:
     shrinker_nr_deferred: np.ndarray  # (H, M) pages, the shrinker's deferred scan work
     nr_disk_swapins: np.ndarray  # (H, M) pages swapped in from disk since the shrinker last counted
     # Host, (H,)
+    lru_tail: np.ndarray  # float64, next LRU position to hand out (the young end)
     pool_reached_full: np.ndarray  # bool, zswap_pool_reached_full
     device_backlog_pages: np.ndarray  # float64, writes queued on the swap device
     device_bytes_written: np.ndarray  # float64, cumulative (wear)

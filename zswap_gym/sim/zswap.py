@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .lru import AGE_BINS, age_bins, count_per_memcg, rank_in_block, select_oldest
+from .lru import ChunkLayout, count_per_memcg, rank_in_block, select_oldest
 from .state import Loc
 from .units import PAGE_SIZE
 
@@ -108,7 +108,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
     if stored.any():
         st.loc[stored] = Loc.ZSWAP
         st.zswap_store_s[stored] = sim.now_f32
-        st.lru_s[stored] = sim.now_f32
+        sim.lru_push_tail(stored)  # list_lru_add(): the young end
         # New entries start referenced: the first writeback pass rotates them (second chance).
         st.referenced[stored] = True
         st.counters["zswpout"] += count_per_memcg(stored, lay) * pages
@@ -142,26 +142,30 @@ def zswap_writeback_walk(
     entries = (st.loc == Loc.ZSWAP) & st.zswap_writeback[:, owner]
     if min_age_s is not None:
         entries &= (sim.now_f32 - st.zswap_store_s) >= min_age_s[:, owner]
-    lru_bins = age_bins(sim.now_f32 - st.lru_s)
+    lru_bins = sim.lru_bins()
     if visit_budget is not None:
         available = count_per_memcg(entries, lay)
         budget = sim.round_chunks(np.minimum(visit_budget, available))
-        visited, _ = select_oldest(entries, lru_bins, budget, lay)
+        visited, _ = select_oldest(entries, lru_bins, budget, lay, order=st.lru_seq)
         written = visited & ~st.referenced
         rotated = visited & st.referenced
     else:
         assert write_target is not None
         target = sim.round_chunks(write_target)
-        written, thr = select_oldest(entries & ~st.referenced, lru_bins, target, lay)
-        # The walk passed over every referenced entry at least as old as where it stopped.
-        rotated = entries & st.referenced & (lru_bins >= thr[:, owner]) & (thr[:, owner] < AGE_BINS)
+        written, _ = select_oldest(entries & ~st.referenced, lru_bins, target, lay, order=st.lru_seq)
+        # The walk passed over every referenced entry older than where it stopped; a short walk
+        # went over the whole list.
+        stop = _max_per_memcg(np.where(written, st.lru_seq, -np.inf), lay)
+        short = count_per_memcg(written, lay) < target
+        stop = np.where(short, np.inf, stop)
+        rotated = entries & st.referenced & (st.lru_seq < stop[:, owner])
     if rotated.any():
         st.referenced[rotated] = False
-        st.lru_s[rotated] = sim.now_f32
+        sim.lru_rotate_tail(rotated)  # LRU_ROTATE: behind every entry not yet visited
     n_written = count_per_memcg(written, lay)
     if written.any():
         st.loc[written] = Loc.WRITEBACK
-        st.lru_s[written] = sim.now_f32  # write submission time (FIFO completion)
+        sim.lru_push_tail(written)  # write queue order (FIFO completion)
         st.counters["zswpwb"] += n_written * pages
         st.counters["pswpout"] += n_written * pages
         st.counters["cpu_decompress_s"] += n_written * pages * sim.cfg.host.compressor.decompress_us_per_page * 1e-6
@@ -248,3 +252,12 @@ def _water_fill(capacity: np.ndarray, total: np.ndarray) -> np.ndarray:
     k = np.where(feasible.any(axis=1), np.argmax(feasible, axis=1), m - 1)
     level = np.take_along_axis(level_candidates, k[:, None], 1)
     return np.minimum(capacity, np.maximum(level, 0.0))
+
+
+def _max_per_memcg(values: np.ndarray, layout: ChunkLayout) -> np.ndarray:
+    """Maximum of (H, C) ``values`` within each memcg's block, (H, M); -inf for empty blocks."""
+    out = np.full((values.shape[0], layout.num_memcgs), -np.inf)
+    nonempty = layout.block_len > 0
+    starts = layout.block_start[nonempty]
+    out[:, nonempty] = np.maximum.reduceat(values, starts, axis=1)
+    return out
