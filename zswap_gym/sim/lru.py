@@ -12,6 +12,7 @@ per-memcg running count is a row-wise cumulative sum minus the sum at the block'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,12 +56,13 @@ class ChunkLayout:
 
 
 def age_bins(age_s: np.ndarray) -> np.ndarray:
-    """Age bin (int64, same shape) of ages in seconds; negative ages count as 0."""
-    bins = np.log2(np.maximum(age_s, 0.0) + 1.0)
+    """Age bin (int8, same shape) of ages in seconds; negative ages count as 0."""
+    bins = np.maximum(age_s, 0.0)
+    bins += 1.0
+    np.log2(bins, out=bins)
     bins *= 2.0
-    out = bins.astype(np.int64)
-    np.minimum(out, AGE_BINS - 1, out=out)
-    return out
+    np.minimum(bins, AGE_BINS - 1, out=bins)
+    return bins.astype(np.int8)
 
 
 def rank_in_block(mask: np.ndarray, layout: ChunkLayout, weights: np.ndarray | None = None) -> np.ndarray:
@@ -82,12 +84,14 @@ def count_per_memcg(mask: np.ndarray, layout: ChunkLayout, weights: np.ndarray |
     keys = layout.memcg_keys(h)
     if weights is None:
         return np.bincount(keys[mask.ravel()], minlength=h * m).reshape(h, m).astype(np.float64)
-    return np.bincount(keys, weights=np.where(mask, weights, 0.0).ravel(), minlength=h * m).reshape(h, m)
+    idx = np.flatnonzero(mask)
+    w = np.broadcast_to(weights, mask.shape).ravel()[idx]
+    return np.bincount(keys[idx], weights=w, minlength=h * m).reshape(h, m)
 
 
 def select_oldest(
     eligible: np.ndarray,
-    bins: np.ndarray,
+    bins: np.ndarray | Callable[[np.ndarray], np.ndarray],
     target_chunks: np.ndarray,
     layout: ChunkLayout,
     per_host: bool = False,
@@ -95,57 +99,43 @@ def select_oldest(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pick, per memcg (or per host), the ``target_chunks`` oldest eligible chunks.
 
-    ``eligible`` (H, C) bool, ``bins`` (H, C) age bins, ``target_chunks`` (H, M) — or (H,) with
-    ``per_host`` — whole numbers of chunks. Within the last bin needed, chunks go in slot order, or,
-    with ``order`` (H, C) (smaller = older, e.g. a list position), in that exact order — so a list
-    LRU such as zswap's is walked exactly. Returns the selection (H, C) bool and the threshold bin
-    per group (the youngest bin the selection reached; ``AGE_BINS`` where nothing was selected), so
-    callers know which part of the LRU a walk passed over.
+    ``eligible`` (H, C) bool; ``bins`` (H, C) age bins, or a function from flat chunk indices to
+    their bins (so ages are computed for eligible chunks only); ``target_chunks`` (H, M) — or (H,)
+    with ``per_host`` — whole numbers of chunks. Within the last bin needed, chunks go in slot order,
+    or, with ``order`` (H, C) (smaller = older, e.g. a list position), in that exact order — so a
+    list LRU such as zswap's is walked exactly. Works on the compacted list of eligible chunks.
+    Returns the selection (H, C) bool and the threshold bin per group (the youngest bin the
+    selection reached; ``AGE_BINS`` where nothing was selected).
     """
     h, c = eligible.shape
     groups = 1 if per_host else layout.num_memcgs
     target = np.asarray(target_chunks, dtype=np.int64).reshape(h, groups)
-    if per_host:
-        group_of_chunk = np.zeros(c, dtype=np.int64)
-        keys = np.arange(h, dtype=np.int64)[:, None] * AGE_BINS + bins
-    else:
-        group_of_chunk = layout.owner
-        keys = layout.memcg_keys(h).reshape(h, c) * AGE_BINS + bins
-    counts = np.bincount(keys[eligible], minlength=h * groups * AGE_BINS).reshape(h, groups, AGE_BINS)
-    # at_or_older[b]: eligible chunks in bins >= b.
-    at_or_older = np.cumsum(counts[..., ::-1], axis=-1)[..., ::-1]
-    enough = at_or_older >= target[..., None]
-    # Threshold: the youngest bin we must dip into = the largest b with at_or_older[b] >= target.
-    has = enough.any(axis=-1)
-    thr = np.where(has, AGE_BINS - 1 - np.argmax(enough[..., ::-1], axis=-1), 0)
-    thr = np.where(target > 0, thr, AGE_BINS).astype(np.int64)
-    older_than_thr = np.zeros_like(target)
-    inside = thr < AGE_BINS - 1
-    idx = np.minimum(thr + 1, AGE_BINS - 1)
-    older_than_thr = np.where(inside, np.take_along_axis(at_or_older, idx[..., None], -1)[..., 0], 0)
-    need_in_thr = np.maximum(target - older_than_thr, 0)
-
-    thr_chunk = thr[:, group_of_chunk]
-    selected = eligible & (bins > thr_chunk)
-    edge = eligible & (bins == thr_chunk)
-    if order is not None:
-        rows, cols = np.nonzero(edge)
-        if rows.size:
-            group = rows * groups + group_of_chunk[cols]
-            sort = np.lexsort((order[rows, cols], group))
-            group_sorted = group[sort]
-            first = np.searchsorted(group_sorted, group_sorted, side="left")
-            rank = np.arange(group_sorted.size) - first + 1
-            take = rank <= need_in_thr.ravel()[group_sorted]
-            selected[rows[sort[take]], cols[sort[take]]] = True
-        return selected, thr
-    if per_host:
-        rank = np.cumsum(edge, axis=1)
-        selected |= edge & (rank <= need_in_thr[:, :1])
-    else:
-        rank = rank_in_block(edge, layout)
-        selected |= edge & (rank <= need_in_thr[:, group_of_chunk])
-    return selected, thr
+    if not (target > 0).any():
+        return np.zeros((h, c), dtype=bool), np.full((h, groups), AGE_BINS, dtype=np.int64)
+    idx = np.flatnonzero(eligible)
+    k = idx // c if per_host else layout.memcg_keys(h)[idx]
+    b = bins(idx) if callable(bins) else bins.ravel()[idx]
+    counts = np.bincount(k * AGE_BINS + b, minlength=h * groups * AGE_BINS).reshape(h, groups, AGE_BINS)
+    at_or_older = np.zeros((h, groups, AGE_BINS + 1), dtype=np.int64)
+    np.cumsum(counts[..., ::-1], axis=-1, out=at_or_older[..., AGE_BINS - 1 :: -1])
+    thr = np.maximum((at_or_older[..., :AGE_BINS] >= target[..., None]).sum(-1) - 1, 0)
+    thr[target <= 0] = AGE_BINS
+    older = at_or_older.reshape(-1, AGE_BINS + 1)[np.arange(h * groups), np.minimum(thr + 1, AGE_BINS).ravel()]
+    need = np.maximum(target.ravel() - older, 0)
+    thr_e = thr.ravel()[k]
+    cand = b >= thr_e
+    ci, ck = idx[cand], k[cand]
+    is_edge = b[cand] == thr_e[cand]
+    ei, eg = ci[is_edge], ck[is_edge]
+    if order is not None and ei.size:
+        sort = np.lexsort((order.ravel()[ei], eg))
+        ei, eg = ei[sort], eg[sort]
+    first = np.searchsorted(eg, eg, side="left")
+    take = np.arange(1, eg.size + 1) - first <= need[eg]
+    selected = np.zeros(h * c, dtype=bool)
+    selected[ci[~is_edge]] = True
+    selected[ei[take]] = True
+    return selected.reshape(h, c), thr
 
 
 def stochastic_round(x: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -46,7 +46,6 @@ def update_averages(avgs: np.ndarray, sample_pct: np.ndarray, period_s: float = 
     Returns the new averages (the kernel's ``calc_avgs()``, without its fixed-point rounding).
     """
     decay = decay_factors(period_s)
-    out = avgs.copy()
-    for k in range(sample_pct.shape[-1]):  # loop over the 2 s periods of one step (5 for 10 s)
-        out = out * decay + sample_pct[..., k : k + 1] * (1.0 - decay)
-    return out
+    k = sample_pct.shape[-1]
+    weights = (1.0 - decay)[None, :] * decay[None, :] ** np.arange(k - 1, -1, -1)[:, None]
+    return avgs * decay**k + sample_pct @ weights

@@ -131,6 +131,7 @@ class Simulator:
             (np.arange(num_hosts, dtype=np.int64)[:, None] * m + self.layout.owner[None, :]) * Loc.COUNT
         ).ravel()
         self._gauges: Gauges | None = None
+        self._agg = None
         self._schedule: ScheduleTables | None = None
         self._schedule_first = 0
         self.acc = StepAccumulator(num_hosts, m, self.psi_windows)
@@ -185,6 +186,7 @@ class Simulator:
             st.zswap_writeback[:, i] = t.zswap_writeback
         self.state = st
         self._gauges = None
+        self._agg = None
         self._schedule = None
         # Workload at time 0: the first size_bytes of each block allocated, all resident, with idle
         # ages from the stationary backward recurrence time of a Poisson process (Exp(rate)).
@@ -215,7 +217,7 @@ class Simulator:
             st.lru_seq[stored] = since[stored]  # older stores nearer the head; new ones go after 0
             st.referenced[stored] = True
         self.acc = StepAccumulator(h, m, self.psi_windows)
-        self._counters_at_step_start = {k: v.copy() for k, v in st.counters.items()}
+        self._counters_at_step_start = self._stacked_counters()
 
     def _draw_attributes(self, rows: np.ndarray, cols: np.ndarray) -> None:
         """Fresh access rate and compressibility for chunk slots (rows = host, cols = slot)."""
@@ -242,6 +244,32 @@ class Simulator:
         return np.float32(self.state.now_s)
 
     def invalidate_gauges(self) -> None:
+        """Recompute the gauges from scratch next time (after editing state arrays directly)."""
+        self._gauges = None
+        self._agg = None
+
+    def set_loc(self, sel, new: int) -> None:
+        """Move chunks (a mask or (rows, cols)) to location ``new``, keeping the per-(host, memcg,
+        location) counts and zswap byte sums up to date incrementally (exact: float64 sums of
+        float32 sizes)."""
+        st = self.state
+        flat = sel[0] * st.loc.shape[1] + sel[1] if isinstance(sel, tuple) else np.flatnonzero(sel)
+        if flat.size == 0:
+            return
+        locf = st.loc.reshape(-1)
+        if self._agg is not None:
+            cnt, zb, zp = self._agg
+            old = locf[flat].astype(np.int64)
+            k = self._gauge_keys[flat]
+            cnt += np.bincount(k + new, minlength=cnt.size)
+            cnt -= np.bincount(k + old, minlength=cnt.size)
+            move = (old != Loc.ZSWAP) if new == Loc.ZSWAP else (old == Loc.ZSWAP)
+            if move.any():
+                sign = 1.0 if new == Loc.ZSWAP else -1.0
+                f, g = flat[move], k[move] // Loc.COUNT
+                zb += sign * np.bincount(g, weights=st.compressed_bytes.reshape(-1)[f], minlength=zb.size)
+                zp += sign * np.bincount(g, weights=st.zpool_bytes.reshape(-1)[f], minlength=zp.size)
+        locf[flat] = new
         self._gauges = None
 
     def gauges(self) -> Gauges:
@@ -250,11 +278,16 @@ class Simulator:
             return self._gauges
         st, h, m = self.state, self.num_hosts, self.num_memcgs
         pages = self.cfg.host.chunk_pages
-        keys = self._gauge_keys + st.loc.ravel()
-        counts = np.bincount(keys, minlength=h * m * Loc.COUNT).reshape(h, m, Loc.COUNT) * float(pages)
-        in_zswap = st.loc == Loc.ZSWAP
-        zswap_bytes = count_per_memcg(in_zswap, self.layout, st.compressed_bytes) * pages
-        zpool_bytes = count_per_memcg(in_zswap, self.layout, st.zpool_bytes) * pages
+        if self._agg is None:
+            keys = self._gauge_keys + st.loc.ravel()
+            n = h * m * Loc.COUNT
+            zb = np.bincount(keys, weights=st.compressed_bytes.ravel(), minlength=n).reshape(h * m, Loc.COUNT)
+            zp = np.bincount(keys, weights=st.zpool_bytes.ravel(), minlength=n).reshape(h * m, Loc.COUNT)
+            self._agg = (np.bincount(keys, minlength=n), zb[:, Loc.ZSWAP].copy(), zp[:, Loc.ZSWAP].copy())
+        cnt, zb, zp = self._agg
+        counts = cnt.reshape(h, m, Loc.COUNT) * float(pages)
+        zswap_bytes = zb.reshape(h, m) * pages
+        zpool_bytes = zp.reshape(h, m) * pages
         resident = counts[..., Loc.RESIDENT]
         zswap = counts[..., Loc.ZSWAP]
         swap = counts[..., Loc.SWAP]
@@ -289,30 +322,40 @@ class Simulator:
             u = self.rng.uniform(1)[:, 0]
         else:
             u = self.rng.uniform(x.shape[1])
-        return np.floor(x + u * (x > 0)).astype(np.int64)
+        return np.floor(x + u).astype(np.int64)
 
     def lru_push_tail(self, mask: np.ndarray) -> None:
         """Put the chunks in ``mask`` at the young end of their list (zswap LRU or write queue), in
         slot order: ``list_lru_add()`` / ``LRU_ROTATE``."""
         st = self.state
-        position = np.cumsum(mask, axis=1, dtype=np.float64)
-        np.copyto(st.lru_seq, st.lru_tail[:, None] + position, where=mask)
-        st.lru_tail += position[:, -1]
+        idx = np.flatnonzero(mask)
+        rows = idx // st.lru_seq.shape[1]
+        position = np.arange(1, idx.size + 1, dtype=np.float64) - np.searchsorted(rows, rows, side="left")
+        st.lru_seq.reshape(-1)[idx] = st.lru_tail[rows] + position
+        st.lru_tail += np.bincount(rows, minlength=st.lru_tail.size)
 
     def lru_rotate_tail(self, mask: np.ndarray) -> None:
         """Move the chunks in ``mask`` to the young end keeping their relative order (a walk
         rotates entries one by one, oldest first)."""
         st = self.state
-        oldest = np.min(np.where(mask, st.lru_seq, np.inf), axis=1)
+        idx = np.flatnonzero(mask)
+        rows = idx // st.lru_seq.shape[1]
+        seq = st.lru_seq.reshape(-1)
+        vals = seq[idx]
+        oldest = np.full(st.lru_tail.shape, np.inf)
+        np.minimum.at(oldest, rows, vals)
         shift = np.where(np.isfinite(oldest), st.lru_tail - oldest + 1.0, 0.0)
-        moved = st.lru_seq + shift[:, None]
-        np.copyto(st.lru_seq, moved, where=mask)
-        newest = np.max(np.where(mask, moved, -np.inf), axis=1)
+        moved = vals + shift[rows]
+        seq[idx] = moved
+        newest = np.full(st.lru_tail.shape, -np.inf)
+        np.maximum.at(newest, rows, moved)
         st.lru_tail = np.where(np.isfinite(newest), newest + 1.0, st.lru_tail)
 
     def lru_bins(self) -> np.ndarray:
         """Age bins of list positions (entries added since), for :func:`~.lru.select_oldest`."""
-        return age_bins(self.state.lru_tail[:, None] - self.state.lru_seq)
+        st = self.state
+        c = st.lru_seq.shape[1]
+        return lambda idx: age_bins(st.lru_tail[idx // c] - st.lru_seq.reshape(-1)[idx])
 
     def submit_writes(self, pages: np.ndarray) -> None:
         """Queue asynchronous writes of ``pages`` (H,) on each host's swap device."""
@@ -407,17 +450,16 @@ class Simulator:
         to_disk = rejected & st.zswap_writeback[:, owner]
         kept = rejected & ~to_disk
         if zero.any():
-            st.loc[zero] = Loc.SWAP_ZERO
+            self.set_loc(zero, Loc.SWAP_ZERO)
             st.counters["swpout_zero"] += count_per_memcg(zero, lay) * pages
         if to_disk.any():
-            st.loc[to_disk] = Loc.WRITEBACK
+            self.set_loc(to_disk, Loc.WRITEBACK)
             self.lru_push_tail(to_disk)  # write queue order
             n_disk = count_per_memcg(to_disk, lay) * pages
             st.counters["pswpout"] += n_disk
             self.submit_writes(n_disk.sum(axis=1))
         if kept.any():
             st.last_access_s[kept] = self.now_f32  # AOP_WRITEPAGE_ACTIVATE: back to the active list
-        self.invalidate_gauges()
         scanned = count_per_memcg(selected, lay)
         reclaimed = scanned - count_per_memcg(kept, lay)
         st.counters["cpu_reclaim_s"] += scanned * pages * host.reclaim_us_per_page * 1e-6
@@ -434,6 +476,10 @@ class Simulator:
             st.counters["pgsteal_direct"] += reclaimed * pages * (1 - k)
         zswap_shrinker_scan(self, reclaimed * pages, lru_before)
         return reclaimed
+
+    def _stacked_counters(self) -> np.ndarray:
+        """Every counter stacked, (len(COUNTER_NAMES), H, M) (a copy)."""
+        return np.stack([self.state.counters[k] for k in COUNTER_NAMES])
 
     def _cpu_total(self) -> np.ndarray:
         c = self.state.counters
@@ -456,6 +502,10 @@ class Simulator:
         st, host, acc = self.state, self.cfg.host, self.acc
         pages, chunk_bytes = host.chunk_pages, host.chunk_bytes
         g = self.gauges()
+        if not (np.isfinite(st.memory_max).any() or np.isfinite(st.memory_high).any()):
+            dram0 = float(host.dram_bytes)
+            if (dram0 - g.dram_used_host >= dram0 * host.watermark_low_percent / 100.0).all():
+                return
         usage = g.memory_current
         net_per_chunk = np.maximum(chunk_bytes - pages * self.expected_compressed, 0.05 * chunk_bytes)
         over_max = np.maximum(usage - st.memory_max, 0.0)
@@ -508,6 +558,10 @@ class Simulator:
         queued for write do not count: the kernel waits for them) or the host ran out of DRAM."""
         st, host, acc = self.state, self.cfg.host, self.acc
         g = self.gauges()
+        if not (np.isfinite(st.memory_max).any() or np.isfinite(st.memory_high).any()) and (
+            g.dram_used_host <= host.dram_bytes
+        ).all():
+            return
         over = g.memory_current > st.memory_high
         if over.any():
             sleep = high_throttle_sleep_s(g.memory_current, st.memory_high, acc.charged_pages)
@@ -532,8 +586,7 @@ class Simulator:
         st.counters["events_oom"] += victims
         st.counters["events_oom_kill"] += victims
         self.acc.oom_kills += victims
-        st.loc[victims[:, self.layout.owner]] = Loc.ABSENT
-        self.invalidate_gauges()
+        self.set_loc(victims[:, self.layout.owner], Loc.ABSENT)
 
     # ------------------------------------------------------------------------------------------
     # Workload
@@ -562,7 +615,7 @@ class Simulator:
             rows, cols = np.nonzero(new)
             self._draw_attributes(rows, cols)
             u, _ = self.rng.pair_at(rows, cols)
-            st.loc[rows, cols] = Loc.RESIDENT
+            self.set_loc((rows, cols), Loc.RESIDENT)
             st.last_access_s[rows, cols] = np.float32(t0) + u * np.float32(dt)
             self.acc.charged_pages += count_per_memcg(new, lay) * pages
         if (delta < 0).any():
@@ -570,7 +623,7 @@ class Simulator:
 
             alive = st.loc != Loc.ABSENT
             freed = alive & (rank_in_block(alive, lay) <= -delta[:, lay.owner])
-            st.loc[freed] = Loc.ABSENT  # munmap: zswap entries and swap slots freed with the pages
+            self.set_loc(freed, Loc.ABSENT)  # munmap: zswap entries and swap slots freed with the pages
         if shift_fraction.any():
             alive = st.loc != Loc.ABSENT
             u = self.rng.uniform(lay.num_chunks)
@@ -578,7 +631,6 @@ class Simulator:
             rows, cols = np.nonzero(moved)
             u_band, u_rate = self.rng.pair_at(rows, cols)
             st.rate_hz[rows, cols] = draw_access_rates(lay.owner[cols], self.tables, u_band, u_rate)
-        self.invalidate_gauges()
 
     def _accesses(self, rate_multiplier: np.ndarray, t0: float) -> None:
         """Touch chunks for one interval; fault back the ones that are not resident.
@@ -633,8 +685,7 @@ class Simulator:
         c["pgfault_major"] += z + s + zr
         c["cpu_decompress_s"] += z * host.compressor.decompress_us_per_page * 1e-6
         st.nr_disk_swapins += s
-        st.loc[rows, cols] = Loc.RESIDENT  # a page under writeback is a swap cache hit
-        self.invalidate_gauges()
+        self.set_loc((rows, cols), Loc.RESIDENT)  # a page under writeback is a swap cache hit
 
     # ------------------------------------------------------------------------------------------
     # Device, PSI, metrics
@@ -650,8 +701,7 @@ class Simulator:
             done_chunks = self.round_chunks(dev.pages_written / host.chunk_pages)
             bins = self.lru_bins()
             done, _ = select_oldest(in_flight, bins, done_chunks, self.layout, per_host=True, order=st.lru_seq)
-            st.loc[done] = Loc.SWAP  # end_page_writeback(): the page is freed, the slot keeps the data
-            self.invalidate_gauges()
+            self.set_loc(done, Loc.SWAP)  # end_page_writeback(): the page is freed, the slot keeps the data
         st.device_bytes_written += dev.pages_written * PAGE_SIZE
         st.device_bytes_read += read_pages * PAGE_SIZE
         swapin_us = host.page_fault_us + dev.read_latency_us
@@ -700,13 +750,13 @@ class Simulator:
         metrics = self._metrics(self._counters_at_step_start, dev, swapin_us, some_s)
         # Operations between steps (cgroup writes) count toward the next step.
         self.acc = StepAccumulator(h, m, self.psi_windows)
-        self._counters_at_step_start = {k: v.copy() for k, v in st.counters.items()}
+        self._counters_at_step_start = self._stacked_counters()
         return metrics
 
     def _metrics(self, before, dev, swapin_us, some_s) -> StepMetrics:
         st, host, acc = self.state, self.cfg.host, self.acc
         g = self.gauges()
-        events = {k: st.counters[k] - before[k] for k in COUNTER_NAMES}
+        events = dict(zip(COUNTER_NAMES, self._stacked_counters() - before, strict=True))
         pages = host.chunk_pages
         refaults = acc.refault_pages
         zswap_us = host.page_fault_us + host.compressor.decompress_us_per_page
@@ -717,7 +767,10 @@ class Simulator:
         means = np.broadcast_to(means, weights.shape)
         n_refaults = weights.sum(axis=-1)
         mean_us = np.where(n_refaults > 0, (weights * means).sum(-1) / np.maximum(n_refaults, 1.0), 0.0)
-        p99_us = refault_latency_quantile(weights, means, 0.99) if n_refaults.any() else np.zeros_like(mean_us)
+        p99_us = np.zeros_like(mean_us)
+        if n_refaults.any():
+            act = self.memcg_active
+            p99_us[:, act] = refault_latency_quantile(weights[:, act], means[:, act], 0.99)
         footprint = g.footprint_pages * PAGE_SIZE
         promoted = refaults["zswap"] + refaults["swap"] + refaults["zero"]
         promotion = np.where(g.footprint_pages > 0, promoted / np.maximum(g.footprint_pages, 1.0), 0.0) * (
@@ -782,9 +835,10 @@ class Simulator:
         self.state = state.snapshot()
         self.rng.counter = state.rng_counter
         self._gauges = None
+        self._agg = None
         # A state is taken between steps: the next step's tallies start from it.
         self.acc = StepAccumulator(self.num_hosts, self.num_memcgs, self.psi_windows)
-        self._counters_at_step_start = {k: v.copy() for k, v in self.state.counters.items()}
+        self._counters_at_step_start = self._stacked_counters()
 
     def idle_share(self, idle_s: float) -> np.ndarray:
         """Share of each memcg's footprint not touched for ``idle_s`` seconds (H, M)."""

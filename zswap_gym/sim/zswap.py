@@ -106,13 +106,12 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
     )
     stored = attempt
     if stored.any():
-        st.loc[stored] = Loc.ZSWAP
+        sim.set_loc(stored, Loc.ZSWAP)
         st.zswap_store_s[stored] = sim.now_f32
         sim.lru_push_tail(stored)  # list_lru_add(): the young end
         # New entries start referenced: the first writeback pass rotates them (second chance).
         st.referenced[stored] = True
         st.counters["zswpout"] += count_per_memcg(stored, lay) * pages
-        sim.invalidate_gauges()
         pool_after = pool_now + count_per_memcg(stored, lay, weights=pool_cost).sum(axis=1)
         st.pool_reached_full |= pool_after >= max_pool
     return rejected
@@ -139,7 +138,9 @@ def zswap_writeback_walk(
     """
     st, lay, pages = sim.state, sim.layout, sim.cfg.host.chunk_pages
     owner = lay.owner
-    entries = (st.loc == Loc.ZSWAP) & st.zswap_writeback[:, owner]
+    entries = st.loc == Loc.ZSWAP
+    if not st.zswap_writeback.all():
+        entries &= st.zswap_writeback[:, owner]
     if min_age_s is not None:
         entries &= (sim.now_f32 - st.zswap_store_s) >= min_age_s[:, owner]
     lru_bins = sim.lru_bins()
@@ -164,14 +165,13 @@ def zswap_writeback_walk(
         sim.lru_rotate_tail(rotated)  # LRU_ROTATE: behind every entry not yet visited
     n_written = count_per_memcg(written, lay)
     if written.any():
-        st.loc[written] = Loc.WRITEBACK
+        sim.set_loc(written, Loc.WRITEBACK)
         sim.lru_push_tail(written)  # write queue order (FIFO completion)
         st.counters["zswpwb"] += n_written * pages
         st.counters["pswpout"] += n_written * pages
         st.counters["cpu_decompress_s"] += n_written * pages * sim.cfg.host.compressor.decompress_us_per_page * 1e-6
         sim.submit_writes(n_written.sum(axis=1) * pages)
         sim.acc.writeback_chunks[source] += n_written
-        sim.invalidate_gauges()
     return n_written
 
 
