@@ -251,12 +251,13 @@ class Memcg:
         request[self.host, self.index] = value
         return request
 
-    def _chunk_target(self, nbytes: float) -> int:
-        """``nbytes`` rounded to whole chunks as the simulator rounds (stochastically), in bytes."""
+    def _chunk_target(self, nbytes: float, site: str) -> int:
+        """``nbytes`` rounded to whole chunks as the simulator rounds (stochastically, from the
+        random stream ``site``), in bytes."""
         chunk = self.sim.cfg.host.chunk_bytes
         if nbytes % chunk == 0:
             return int(nbytes)
-        return int(self.sim.round_chunks(self._one(nbytes / chunk))[self.host, self.index]) * chunk
+        return int(self.sim.round_chunks(self._one(nbytes / chunk), site)[self.host, self.index]) * chunk
 
     def reclaim(self, nbytes: int, swappiness: int | None = None, *, filename: str | None = None) -> int:
         """``memory.reclaim``: reclaim ``nbytes`` from the cold end of the LRU into zswap (or swap).
@@ -267,7 +268,7 @@ class Memcg:
         filename = filename or f"{self.name}/memory.reclaim"
         if nbytes <= 0:
             return 0
-        target = self._chunk_target(nbytes)
+        target = self._chunk_target(nbytes, "round_reclaim")
         if target == 0:
             return 0
         done = int(self.sim.memory_reclaim(self._one(target), swappiness)[self.host, self.index])
@@ -282,7 +283,7 @@ class Memcg:
         filename = filename or f"{self.name}/memory.reclaim"
         if nbytes <= 0:
             return 0
-        target = self._chunk_target(nbytes)
+        target = self._chunk_target(nbytes, "round_writeback_proactive")
         if target == 0:
             return 0
         done = int(self.sim.zswap_proactive_writeback(self._one(target))[self.host, self.index])
@@ -313,7 +314,7 @@ class Memcg:
         asked = eligible if max_bytes is None else min(int(max_bytes), eligible)
         if asked <= 0:
             return 0
-        target = self._chunk_target(asked)
+        target = self._chunk_target(asked, "round_writeback_proactive")
         if target == 0:
             return 0
         done = int(

@@ -23,11 +23,13 @@ def host_keys(seed: int | None, num_hosts: int, first_host: int = 0) -> np.ndarr
 
     Host ``i``'s key comes from ``SeedSequence(seed, spawn_key=(i,))``: independent of batch size.
     """
-    keys = np.empty(num_hosts, dtype=np.uint64)
-    for i in range(num_hosts):  # reset-time only
-        seq = np.random.SeedSequence(seed, spawn_key=(first_host + i,))
-        keys[i] = seq.generate_state(1, dtype=np.uint64)[0]
-    return keys
+    return np.array([host_key(seed, first_host + i) for i in range(num_hosts)], dtype=np.uint64)
+
+
+def host_key(seed: int | None, host: int = 0) -> np.uint64:
+    """The key of host ``host`` of ``seed``: ``SeedSequence(seed, spawn_key=(host,))``."""
+    seq = np.random.SeedSequence(seed, spawn_key=(host,))
+    return seq.generate_state(1, dtype=np.uint64)[0]
 
 
 def _splitmix64_inplace(x: np.ndarray) -> np.ndarray:
@@ -40,71 +42,116 @@ def _splitmix64_inplace(x: np.ndarray) -> np.ndarray:
     return x
 
 
+SITES = (
+    "init_attributes",
+    "init_idle",
+    "alloc_attributes",
+    "alloc_time",
+    "shift_pick",
+    "shift_rate",
+    "access",
+    "round_reclaim",
+    "round_writeback_proactive",
+    "round_writeback_memcg_limit",
+    "round_writeback_shrinker",
+    "round_writeback_pool_limit",
+    "round_device",
+)
+"""Every place the simulator draws random numbers. A draw's numbers depend on the host's key, its
+step index, the site, and how many times *that host* took part in that site during the step, so
+what other hosts of the batch do never shifts a host's stream."""
+_SITE_INDEX = {name: i for i, name in enumerate(SITES)}
+_STEP_STRIDE = np.uint64(1 << 24)
+_SITE_STRIDE = np.uint64(1 << 12)
+
+
 class CounterRNG:
     """Uniform draws for arrays shaped (H, N), one stream per host row.
 
-    Each call advances a draw counter shared by all hosts; a call's numbers depend on (key, counter,
-    column index) only. ``state`` is that counter.
+    ``step_index`` (H,) is each host's step (set by the simulator); ``invocations`` (H, sites)
+    counts each host's draws per site within the step and is cleared by :meth:`begin_step`.
+    A call only counts for the hosts in ``active`` (default: all).
     """
 
     def __init__(self, keys: np.ndarray) -> None:
         self.keys = np.asarray(keys, dtype=np.uint64)
-        self.counter = 0
+        h = self.keys.shape[0]
+        self.step_index = np.zeros(h, dtype=np.int64)
+        self.invocations = np.zeros((h, len(SITES)), dtype=np.int64)
         self._column_salt: dict[int, np.ndarray] = {}
+
+    def begin_step(self, step_index: np.ndarray) -> None:
+        """Start counting draws for the step each host is about to take."""
+        self.step_index = np.asarray(step_index, dtype=np.int64).copy()
+        self.invocations[:] = 0
+
+    def _counters(self, site: str, active: np.ndarray | None) -> np.ndarray:
+        j = _SITE_INDEX[site]
+        inv = self.invocations[:, j]
+        counter = (
+            (self.step_index + 1).astype(np.uint64) * _STEP_STRIDE + np.uint64(j) * _SITE_STRIDE + inv.astype(np.uint64)
+        )
+        if active is None:
+            inv += 1
+        else:
+            inv += np.asarray(active, dtype=np.int64)
+        return counter
 
     def _salt(self, n: int) -> np.ndarray:
         salt = self._column_salt.get(n)
         if salt is None:
             with np.errstate(over="ignore"):
                 cols = np.arange(n, dtype=np.uint64) * _MIX2
-            base = self.keys[:, None] ^ cols[None, :]
-            salt = self._column_salt[n] = base
+            salt = self._column_salt[n] = self.keys[:, None] ^ cols[None, :]
         return salt
 
-    def _hash(self, n: int) -> np.ndarray:
-        self.counter += 1
+    def _hash(self, n: int, site: str, active: np.ndarray | None) -> np.ndarray:
+        counter = self._counters(site, active)
         with np.errstate(over="ignore"):
-            step = np.uint64(self.counter) * _GOLDEN
-            x = self._salt(n) + step
+            x = self._salt(n) + (counter * _GOLDEN)[:, None]
         return _splitmix64_inplace(x)
 
-    def uniform_pair(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def uniform_pair(self, n: int, site: str, active: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Two independent float32 arrays (H, n), uniform on [0, 1), from one 64-bit hash each."""
-        x = self._hash(n)
+        x = self._hash(n, site, active)
         hi = (x >> _S40).astype(np.float32)
         lo = (x & _LOW24).astype(np.float32)
         hi *= _TO_UNIT24
         lo *= _TO_UNIT24
         return hi, lo
 
-    def uniform(self, n: int) -> np.ndarray:
+    def uniform(self, n: int, site: str, active: np.ndarray | None = None) -> np.ndarray:
         """One float32 array (H, n) uniform on [0, 1)."""
-        x = self._hash(n)
+        x = self._hash(n, site, active)
         u = (x >> _S40).astype(np.float32)
         u *= _TO_UNIT24
         return u
 
-    def pair_at(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Two uniform float32 arrays for the selected (row, column) elements only (one draw)."""
-        self.counter += 1
-        return uniform_pair_at(self.keys, self.counter, rows, cols)
+    def pair_at(self, rows: np.ndarray, cols: np.ndarray, site: str) -> tuple[np.ndarray, np.ndarray]:
+        """Two uniform float32 arrays for the selected (row, column) elements only; counts for the
+        hosts that have at least one element."""
+        active = np.bincount(rows, minlength=self.keys.shape[0]) > 0
+        counter = self._counters(site, active)
+        return uniform_pair_at(self.keys, counter, rows, cols)
 
-    def uniform64(self, n: int) -> np.ndarray:
-        """One float64 array (H, n) uniform on (0, 1) with 53-bit resolution (for rare draws)."""
-        x = self._hash(n)
-        return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / (1 << 53))
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {"step_index": self.step_index.copy(), "invocations": self.invocations.copy()}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.step_index = state["step_index"].copy()
+        self.invocations = state["invocations"].copy()
 
 
 def uniform_pair_at(
-    keys: np.ndarray, counter: int, rows: np.ndarray, cols: np.ndarray
+    keys: np.ndarray, counter: np.ndarray, rows: np.ndarray, cols: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Two uniform float32 draws for selected (row, column) elements only, from draw ``counter``.
+    """Two uniform float32 draws for selected (row, column) elements, ``counter`` (H,) per host.
 
     The same (key, counter, column) gives the same numbers as a full-width draw would hash, so a
     host's draws do not depend on which other elements were selected.
     """
     with np.errstate(over="ignore"):
-        x = (keys[rows] ^ (cols.astype(np.uint64) * _MIX2)) + np.uint64(counter) * _GOLDEN
+        x = (keys[rows] ^ (cols.astype(np.uint64) * _MIX2)) + counter[rows] * _GOLDEN
     x = _splitmix64_inplace(x)
     hi = (x >> _S40).astype(np.float32) * _TO_UNIT24
     lo = (x & _LOW24).astype(np.float32) * _TO_UNIT24

@@ -21,7 +21,8 @@ request; the cgroup file interface (:mod:`zswap_gym.cgroup`) calls them for one 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from .lru import ChunkLayout, age_bins, count_per_memcg, select_oldest
 from .memcg_limits import MEMCG_CHARGE_BATCH, high_throttle_sleep_s
 from .metrics import STALL_SOURCES, StepMetrics, refault_latency_quantile
 from .psi import stall_shares, update_averages
-from .rng import CounterRNG, host_keys
+from .rng import CounterRNG, host_key, host_keys
 from .state import COUNTER_NAMES, Loc, SimState
 from .swapdev import serve_step
 from .units import PAGE_SIZE
@@ -132,8 +133,7 @@ class Simulator:
         ).ravel()
         self._gauges: Gauges | None = None
         self._agg = None
-        self._schedule: ScheduleTables | None = None
-        self._schedule_first = 0
+        self._schedule_cache: dict[int, ScheduleTables] = {}
         self.acc = StepAccumulator(num_hosts, m, self.psi_windows)
         self.reset(seed)
 
@@ -141,11 +141,62 @@ class Simulator:
     # Set-up
     # ------------------------------------------------------------------------------------------
 
-    def reset(self, seed: int | None = 0) -> None:
-        """Start over from time 0 with ``seed`` (workloads freshly drawn, knobs from the scenario)."""
+    def reset(self, seed: int | None = 0, *, host_seeds: Sequence[int | None] | None = None) -> None:
+        """Start every host over from time 0 (workloads freshly drawn, knobs from the scenario).
+
+        Host ``i`` draws from ``SeedSequence(seed, spawn_key=(first_host + i,))``, or, with
+        ``host_seeds``, from ``SeedSequence(host_seeds[i], spawn_key=(0,))`` — the stream a single
+        host reset with that seed gets (what a vector env needs).
+        """
         self.seed = seed
+        self.rng = CounterRNG(self._keys(seed, host_seeds))
+        self.state = self._initial_state(self.rng)
+        self._after_state_change()
+
+    def reset_hosts(self, mask: np.ndarray, host_seeds: Sequence[int | None] | None = None) -> None:
+        """Start over only the hosts in ``mask`` (H,) bool; with ``host_seeds`` (one per host,
+        used where ``mask``) they take new streams, else they replay their own from the start."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (self.num_hosts,):
+            raise ValueError(f"reset mask has shape {mask.shape}, expected ({self.num_hosts},)")
+        if not mask.any():
+            return
+        keys = self.rng.keys.copy()
+        if host_seeds is not None:
+            new_keys = self._keys(None, host_seeds, where=mask)
+            keys[mask] = new_keys[mask]
+        rng = CounterRNG(keys)
+        fresh = self._initial_state(rng)
+        _copy_rows(self.state, fresh, mask)
+        self.rng.keys = keys
+        self.rng._column_salt.clear()
+        self.rng.step_index[mask] = rng.step_index[mask]
+        self.rng.invocations[mask] = rng.invocations[mask]
+        before = self._counters_at_step_start
+        self._after_state_change()
+        before[:, mask] = self._counters_at_step_start[:, mask]
+        self._counters_at_step_start = before
+
+    def _keys(
+        self, seed: int | None, host_seeds: Sequence[int | None] | None, where: np.ndarray | None = None
+    ) -> np.ndarray:
+        if host_seeds is None:
+            return host_keys(seed, self.num_hosts, self.first_host)
+        if len(host_seeds) != self.num_hosts:
+            raise ValueError(f"host_seeds has {len(host_seeds)} seeds for {self.num_hosts} hosts")
+        use = np.ones(self.num_hosts, dtype=bool) if where is None else where
+        return np.array([host_key(s, 0) if u else 0 for s, u in zip(host_seeds, use, strict=True)], dtype=np.uint64)
+
+    def _after_state_change(self) -> None:
+        self._gauges = None
+        self._agg = None
+        self.acc = StepAccumulator(self.num_hosts, self.num_memcgs, self.psi_windows)
+        self._counters_at_step_start = self._stacked_counters()
+
+    def _initial_state(self, rng: CounterRNG) -> SimState:
+        """Every host at time 0: the first ``size_bytes`` of each block allocated and resident,
+        idle ages from the stationary backward recurrence time of a Poisson process (Exp(rate))."""
         h, m, c = self.num_hosts, self.num_memcgs, self.layout.num_chunks
-        self.rng = CounterRNG(host_keys(seed, h, self.first_host))
         owner = self.layout.owner
         inf = np.full((h, m), np.inf)
         st = SimState(
@@ -174,6 +225,8 @@ class Simulator:
             device_backlog_pages=np.zeros(h),
             device_bytes_written=np.zeros(h),
             device_bytes_read=np.zeros(h),
+            now_s=np.zeros(h),
+            step_index=np.zeros(h, dtype=np.int64),
         )
         for i, t in enumerate(self.cfg.tenants):
             for knob, value in (
@@ -184,22 +237,17 @@ class Simulator:
             ):
                 getattr(st, knob)[:, i] = np.inf if value is None else float(value)
             st.zswap_writeback[:, i] = t.zswap_writeback
-        self.state = st
-        self._gauges = None
-        self._agg = None
-        self._schedule = None
-        # Workload at time 0: the first size_bytes of each block allocated, all resident, with idle
-        # ages from the stationary backward recurrence time of a Poisson process (Exp(rate)).
+        rng.begin_step(st.step_index)
         rows = np.repeat(np.arange(h), c)
         cols = np.tile(np.arange(c), h)
-        self._draw_attributes(rows, cols)
+        self._draw_attributes(st, rng, rows, cols, "init_attributes")
         initial = np.zeros(m, dtype=np.int64)
         for i, t in enumerate(self.cfg.tenants):
             initial[i] = min(round(t.workload.size_bytes / self.cfg.host.chunk_bytes), self.layout.block_len[i])
         slot_in_block = np.arange(c) - self.layout.block_start[owner]
         alive = slot_in_block < initial[owner]
         st.loc[:, alive] = Loc.RESIDENT
-        u, _ = self.rng.uniform_pair(c)
+        u, _ = rng.uniform_pair(c, "init_idle")
         uptime = np.array([t.workload.uptime_s for t in self.cfg.tenants] + [0.0] * (m - len(self.cfg.tenants)))
         idle = np.minimum(-np.log1p(-u.astype(np.float64)) / st.rate_hz, uptime[owner])
         st.last_access_s[:] = (-idle).astype(np.float32)
@@ -216,15 +264,15 @@ class Simulator:
             st.zswap_store_s[stored] = since[stored]
             st.lru_seq[stored] = since[stored]  # older stores nearer the head; new ones go after 0
             st.referenced[stored] = True
-        self.acc = StepAccumulator(h, m, self.psi_windows)
-        self._counters_at_step_start = self._stacked_counters()
+        rng.begin_step(st.step_index)
+        return st
 
-    def _draw_attributes(self, rows: np.ndarray, cols: np.ndarray) -> None:
+    def _draw_attributes(self, st: SimState, rng: CounterRNG, rows: np.ndarray, cols: np.ndarray, site: str) -> None:
         """Fresh access rate and compressibility for chunk slots (rows = host, cols = slot)."""
-        st, owner = self.state, self.layout.owner[cols]
-        u_band, u_rate = self.rng.pair_at(rows, cols)
-        u_class, u_n1 = self.rng.pair_at(rows, cols)
-        u_n2, _ = self.rng.pair_at(rows, cols)
+        owner = self.layout.owner[cols]
+        u_band, u_rate = rng.pair_at(rows, cols, site)
+        u_class, u_n1 = rng.pair_at(rows, cols, site)
+        u_n2, _ = rng.pair_at(rows, cols, site)
         st.rate_hz[rows, cols] = draw_access_rates(owner, self.tables, u_band, u_rate)
         compressed = draw_compressed_bytes(owner, self.tables, u_class, u_n1, u_n2)
         st.compressed_bytes[rows, cols] = compressed
@@ -236,12 +284,18 @@ class Simulator:
     # ------------------------------------------------------------------------------------------
 
     @property
-    def now_s(self) -> float:
+    def now_s(self) -> np.ndarray:
+        """Each host's clock, (H,) seconds."""
         return self.state.now_s
 
     @property
-    def now_f32(self) -> np.float32:
-        return np.float32(self.state.now_s)
+    def now_f32(self) -> np.ndarray:
+        """Each host's clock as a float32 column (H, 1), to broadcast against chunk arrays."""
+        return self.state.now_s.astype(np.float32)[:, None]
+
+    def stamp_now(self, times: np.ndarray, mask: np.ndarray) -> None:
+        """Set ``times`` (H, C) to each host's current time where ``mask``."""
+        np.copyto(times, np.broadcast_to(self.now_f32, times.shape), where=mask)
 
     def invalidate_gauges(self) -> None:
         """Recompute the gauges from scratch next time (after editing state arrays directly)."""
@@ -313,15 +367,15 @@ class Simulator:
         )
         return self._gauges
 
-    def round_chunks(self, chunks: np.ndarray) -> np.ndarray:
-        """Stochastic rounding of (H, M) chunk amounts, so small requests are honoured on average
-        whatever the chunk size."""
+    def round_chunks(self, chunks: np.ndarray, site: str) -> np.ndarray:
+        """Stochastic rounding of (H, M) — or (H,) — chunk amounts, so small requests are honoured
+        on average whatever the chunk size. ``site`` names the caller's random stream."""
         x = np.asarray(chunks, dtype=np.float64)
         x = np.where(np.isfinite(x) & (x > 0), x, 0.0)
         if x.ndim == 1:
-            u = self.rng.uniform(1)[:, 0]
+            u = self.rng.uniform(1, site, active=x > 0)[:, 0]
         else:
-            u = self.rng.uniform(x.shape[1])
+            u = self.rng.uniform(x.shape[1], site, active=(x > 0).any(axis=1))
         return np.floor(x + u).astype(np.int64)
 
     def lru_push_tail(self, mask: np.ndarray) -> None:
@@ -377,7 +431,7 @@ class Simulator:
         request = np.asarray(request_bytes, dtype=np.float64)
         if swappiness is not None:
             request = np.where(np.asarray(swappiness) == 0, 0.0, request)
-        chunks = self.round_chunks(request / self.cfg.host.chunk_bytes)
+        chunks = self.round_chunks(request / self.cfg.host.chunk_bytes, "round_reclaim")
         reclaimed = self._reclaim(chunks, kswapd_share=None, proactive=True)
         return reclaimed * self.cfg.host.chunk_bytes
 
@@ -459,7 +513,7 @@ class Simulator:
             st.counters["pswpout"] += n_disk
             self.submit_writes(n_disk.sum(axis=1))
         if kept.any():
-            st.last_access_s[kept] = self.now_f32  # AOP_WRITEPAGE_ACTIVATE: back to the active list
+            self.stamp_now(st.last_access_s, kept)  # AOP_WRITEPAGE_ACTIVATE: back to the active list
         scanned = count_per_memcg(selected, lay)
         reclaimed = scanned - count_per_memcg(kept, lay)
         st.counters["cpu_reclaim_s"] += scanned * pages * host.reclaim_us_per_page * 1e-6
@@ -558,9 +612,10 @@ class Simulator:
         queued for write do not count: the kernel waits for them) or the host ran out of DRAM."""
         st, host, acc = self.state, self.cfg.host, self.acc
         g = self.gauges()
-        if not (np.isfinite(st.memory_max).any() or np.isfinite(st.memory_high).any()) and (
-            g.dram_used_host <= host.dram_bytes
-        ).all():
+        if (
+            not (np.isfinite(st.memory_max).any() or np.isfinite(st.memory_high).any())
+            and (g.dram_used_host <= host.dram_bytes).all()
+        ):
             return
         over = g.memory_current > st.memory_high
         if over.any():
@@ -592,20 +647,34 @@ class Simulator:
     # Workload
     # ------------------------------------------------------------------------------------------
 
-    def _schedule_row(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._schedule is None or not (self._schedule_first <= step < self._schedule_first + SCHEDULE_BLOCK):
-            self._schedule_first = step
-            self._schedule = build_schedule(self.cfg, SCHEDULE_BLOCK, step)
-        i = step - self._schedule_first
-        s = self._schedule
-        return s.size_chunks[i], s.rate_multiplier[i], s.shift_fraction[i]
+    def _schedule_rows(self, step_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each host's footprint (chunks), rate multiplier and shift fraction for its step, (H, M)."""
+        blocks = step_index // SCHEDULE_BLOCK
+        h, m = self.num_hosts, self.num_memcgs
+        size, rate, shift = np.empty((h, m)), np.empty((h, m), dtype=np.float32), np.empty((h, m))
+        for block in np.unique(blocks):  # hosts reset at different times may be in other blocks
+            table = self._schedule_cache.get(int(block))
+            if table is None:
+                if len(self._schedule_cache) > 8:
+                    self._schedule_cache.clear()
+                table = self._schedule_cache[int(block)] = build_schedule(
+                    self.cfg, SCHEDULE_BLOCK, int(block) * SCHEDULE_BLOCK
+                )
+            rows = blocks == block
+            i = step_index[rows] - block * SCHEDULE_BLOCK
+            size[rows], rate[rows], shift[rows] = (
+                table.size_chunks[i],
+                table.rate_multiplier[i],
+                table.shift_fraction[i],
+            )
+        return size, rate, shift
 
-    def _workload_changes(self, size_chunks: np.ndarray, shift_fraction: np.ndarray, t0: float) -> None:
+    def _workload_changes(self, size_chunks: np.ndarray, shift_fraction: np.ndarray, t0: np.ndarray) -> None:
         """Allocate or free to follow each tenant's footprint; redraw rates on a working-set shift."""
         st, lay, pages, dt = self.state, self.layout, self.cfg.host.chunk_pages, self.cfg.host.step_s
         g = self.gauges()
         allocated = g.footprint_pages / pages
-        target = np.minimum(np.floor(size_chunks + 0.5), lay.block_len)[None, :] * self.memcg_active
+        target = np.minimum(np.floor(size_chunks + 0.5), lay.block_len[None, :]) * self.memcg_active
         delta = target - allocated
         if (delta > 0).any():
             from .lru import rank_in_block
@@ -613,10 +682,10 @@ class Simulator:
             absent = st.loc == Loc.ABSENT
             new = absent & (rank_in_block(absent, lay) <= delta[:, lay.owner])
             rows, cols = np.nonzero(new)
-            self._draw_attributes(rows, cols)
-            u, _ = self.rng.pair_at(rows, cols)
+            self._draw_attributes(st, self.rng, rows, cols, "alloc_attributes")
+            u, _ = self.rng.pair_at(rows, cols, "alloc_time")
             self.set_loc((rows, cols), Loc.RESIDENT)
-            st.last_access_s[rows, cols] = np.float32(t0) + u * np.float32(dt)
+            st.last_access_s[rows, cols] = t0[rows].astype(np.float32) + u * np.float32(dt)
             self.acc.charged_pages += count_per_memcg(new, lay) * pages
         if (delta < 0).any():
             from .lru import rank_in_block
@@ -626,13 +695,13 @@ class Simulator:
             self.set_loc(freed, Loc.ABSENT)  # munmap: zswap entries and swap slots freed with the pages
         if shift_fraction.any():
             alive = st.loc != Loc.ABSENT
-            u = self.rng.uniform(lay.num_chunks)
-            moved = alive & (u < shift_fraction[lay.owner][None, :])
+            u = self.rng.uniform(lay.num_chunks, "shift_pick", active=shift_fraction.any(axis=1))
+            moved = alive & (u < shift_fraction[:, lay.owner])
             rows, cols = np.nonzero(moved)
-            u_band, u_rate = self.rng.pair_at(rows, cols)
+            u_band, u_rate = self.rng.pair_at(rows, cols, "shift_rate")
             st.rate_hz[rows, cols] = draw_access_rates(lay.owner[cols], self.tables, u_band, u_rate)
 
-    def _accesses(self, rate_multiplier: np.ndarray, t0: float) -> None:
+    def _accesses(self, rate_multiplier: np.ndarray, t0: np.ndarray) -> None:
         """Touch chunks for one interval; fault back the ones that are not resident.
 
         A chunk with per-page rate ``r`` is touched with probability ``1 - exp(-r dt)``; its first
@@ -642,12 +711,12 @@ class Simulator:
         st, lay, host, acc = self.state, self.layout, self.cfg.host, self.acc
         pages, dt = host.chunk_pages, np.float32(host.step_s)
         owner = lay.owner
-        rate = st.rate_hz * rate_multiplier[owner][None, :]
-        u1, u2 = self.rng.uniform_pair(lay.num_chunks)
+        rate = st.rate_hz * rate_multiplier[:, owner]
+        u1, u2 = self.rng.uniform_pair(lay.num_chunks, "access")
         p_none = np.exp(-rate * dt)
         touched = (u1 < 1.0 - p_none) & (st.loc != Loc.ABSENT)
         since_last = -np.log(np.maximum(p_none + u2 * (1.0 - p_none), np.float32(1e-30))) / rate
-        t_end = np.float32(t0 + host.step_s)
+        t_end = (t0 + host.step_s).astype(np.float32)[:, None]
         np.copyto(st.last_access_s, t_end - since_last, where=touched)
         faults = touched & (st.loc != Loc.RESIDENT)
         if not faults.any():
@@ -698,7 +767,7 @@ class Simulator:
         st.device_backlog_pages = backlog
         in_flight = st.loc == Loc.WRITEBACK
         if in_flight.any() and dev.pages_written.any():
-            done_chunks = self.round_chunks(dev.pages_written / host.chunk_pages)
+            done_chunks = self.round_chunks(dev.pages_written / host.chunk_pages, "round_device")
             bins = self.lru_bins()
             done, _ = select_oldest(in_flight, bins, done_chunks, self.layout, per_host=True, order=st.lru_seq)
             self.set_loc(done, Loc.SWAP)  # end_page_writeback(): the page is freed, the slot keeps the data
@@ -732,12 +801,12 @@ class Simulator:
         proactive requests at the interval's start (``memory.reclaim``; proactive writeback)."""
         st, host = self.state, self.cfg.host
         h, m = self.num_hosts, self.num_memcgs
-        t0 = st.now_s
+        t0 = st.now_s.copy()
         if reclaim_bytes is not None and np.any(reclaim_bytes):
             self.memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active)
         if writeback_bytes is not None and np.any(writeback_bytes):
             self.zswap_proactive_writeback(np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s)
-        size_chunks, rate_mult, shift = self._schedule_row(st.step_index)
+        size_chunks, rate_mult, shift = self._schedule_rows(st.step_index)
         self._workload_changes(size_chunks, shift, t0)
         self._accesses(rate_mult, t0)
         st.now_s = t0 + host.step_s
@@ -747,6 +816,7 @@ class Simulator:
         self._enforce_limits()
         some_s = self._psi_step()
         st.step_index += 1
+        self.rng.begin_step(st.step_index)
         metrics = self._metrics(self._counters_at_step_start, dev, swapin_us, some_s)
         # Operations between steps (cgroup writes) count toward the next step.
         self.acc = StepAccumulator(h, m, self.psi_windows)
@@ -825,7 +895,7 @@ class Simulator:
     def get_state(self) -> SimState:
         """A copy of the full state (with the random stream position)."""
         snap = self.state.snapshot()
-        snap.rng_counter = self.rng.counter
+        snap.rng = self.rng.get_state()
         return snap
 
     def set_state(self, state: SimState) -> None:
@@ -833,12 +903,9 @@ class Simulator:
         if state.loc.shape != self.state.loc.shape:
             raise ValueError(f"state shape {state.loc.shape} does not match this simulator {self.state.loc.shape}")
         self.state = state.snapshot()
-        self.rng.counter = state.rng_counter
-        self._gauges = None
-        self._agg = None
+        self.rng.set_state(state.rng)
         # A state is taken between steps: the next step's tallies start from it.
-        self.acc = StepAccumulator(self.num_hosts, self.num_memcgs, self.psi_windows)
-        self._counters_at_step_start = self._stacked_counters()
+        self._after_state_change()
 
     def idle_share(self, idle_s: float) -> np.ndarray:
         """Share of each memcg's footprint not touched for ``idle_s`` seconds (H, M)."""
@@ -853,3 +920,15 @@ class Simulator:
             return self.memcg_names.index(name)
         except ValueError:
             raise KeyError(f"no memcg named {name!r}; memcgs: {list(self.memcg_names)}") from None
+
+
+def _copy_rows(dst: SimState, src: SimState, mask: np.ndarray) -> None:
+    """Copy hosts ``mask`` of every per-host array (first axis) from ``src`` into ``dst``."""
+    for f in fields(SimState):
+        a, b = getattr(dst, f.name), getattr(src, f.name)
+        if isinstance(a, np.ndarray):
+            a[mask] = b[mask]
+        elif isinstance(a, dict):
+            for key, value in a.items():
+                if isinstance(value, np.ndarray):
+                    value[mask] = b[key][mask]

@@ -97,11 +97,10 @@ class SimState:
     device_backlog_pages: np.ndarray  # float64, writes queued on the swap device
     device_bytes_written: np.ndarray  # float64, cumulative (wear)
     device_bytes_read: np.ndarray  # float64, cumulative
-    # Clock
-    now_s: float = 0.0
-    step_index: int = 0
-    rng_counter: int = 0
-    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    # Clock, per host (hosts of a batch may have been reset at different times)
+    now_s: np.ndarray  # (H,) float64, seconds since the host's episode began
+    step_index: np.ndarray  # (H,) int64, steps taken since the host's reset
+    rng: dict[str, np.ndarray] = field(default_factory=dict)  # the random streams' positions
 
     def snapshot(self) -> SimState:
         """A deep copy (restoring it continues identically)."""

@@ -107,7 +107,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
     stored = attempt
     if stored.any():
         sim.set_loc(stored, Loc.ZSWAP)
-        st.zswap_store_s[stored] = sim.now_f32
+        sim.stamp_now(st.zswap_store_s, stored)
         sim.lru_push_tail(stored)  # list_lru_add(): the young end
         # New entries start referenced: the first writeback pass rotates them (second chance).
         st.referenced[stored] = True
@@ -146,13 +146,13 @@ def zswap_writeback_walk(
     lru_bins = sim.lru_bins()
     if visit_budget is not None:
         available = count_per_memcg(entries, lay)
-        budget = sim.round_chunks(np.minimum(visit_budget, available))
+        budget = sim.round_chunks(np.minimum(visit_budget, available), f"round_writeback_{source}")
         visited, _ = select_oldest(entries, lru_bins, budget, lay, order=st.lru_seq)
         written = visited & ~st.referenced
         rotated = visited & st.referenced
     else:
         assert write_target is not None
-        target = sim.round_chunks(write_target)
+        target = sim.round_chunks(write_target, f"round_writeback_{source}")
         written, _ = select_oldest(entries & ~st.referenced, lru_bins, target, lay, order=st.lru_seq)
         # The walk passed over every referenced entry older than where it stopped; a short walk
         # went over the whole list.
