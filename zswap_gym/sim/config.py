@@ -15,6 +15,8 @@ from .units import PAGE_SIZE
 
 GiB = 1 << 30
 MiB = 1 << 20
+MAX_RATE_BANDS = 6
+"""Access-rate bands per workload (the vectorised draw pads every tenant to this many)."""
 
 
 class ConfigError(ValueError):
@@ -39,6 +41,12 @@ def _check_range(
         left = "(" if lo_open else "["
         right = "]" if hi != math.inf else ")"
         raise ConfigError(f"{where}.{name} = {value!r}: must be in {left}{lo}, {hi}{right}")
+
+
+def _check_int(where: str, name: str, value: object, lo: int, hi: float = math.inf) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where}.{name} = {value!r}: must be a whole number in [{lo}, {hi}]")
+    _check_range(where, name, value, lo, hi)
 
 
 def _check_optional_bytes(where: str, name: str, value: int | None, lo: int = 0) -> None:
@@ -76,7 +84,7 @@ class SwapDeviceConfig:
     """Endurance budget: bytes that may be written per day (TMO held ~1 MB/s per host)."""
 
     def validate(self, where: str = "host.swap") -> None:
-        _check_range(where, "capacity_bytes", self.capacity_bytes, 0)
+        _check_int(where, "capacity_bytes", self.capacity_bytes, 0)
         _check_range(where, "read_iops", self.read_iops, 0, lo_open=True)
         _check_range(where, "write_iops", self.write_iops, 0, lo_open=True)
         _check_range(where, "read_bandwidth_bytes_per_s", self.read_bandwidth_bytes_per_s, 0, lo_open=True)
@@ -178,10 +186,10 @@ class HostConfig:
 
     def validate(self, where: str = "host") -> None:
         _check_range(where, "dram_bytes", self.dram_bytes, 64 * MiB)
-        _check_range(where, "nr_nodes", self.nr_nodes, 1, 64)
-        if isinstance(self.chunk_pages, bool) or not isinstance(self.chunk_pages, int):
-            raise ConfigError(f"{where}.chunk_pages = {self.chunk_pages!r}: must be a whole number")
-        _check_range(where, "chunk_pages", self.chunk_pages, 1, 1 << 20)
+        _check_int(where, "dram_bytes", self.dram_bytes, 64 * MiB)
+        _check_int(where, "nr_nodes", self.nr_nodes, 1, 64)
+        _check_int(where, "chunk_pages", self.chunk_pages, 1, 1 << 20)
+        _check_int(where, "other_used_bytes", self.other_used_bytes, 0)
         _check_range(where, "step_s", self.step_s, 0.1, 3600)
         _check_range(where, "other_used_bytes", self.other_used_bytes, 0, self.dram_bytes)
         _check_range(where, "watermark_min_percent", self.watermark_min_percent, 0, 50)
@@ -252,7 +260,7 @@ class Phase:
             raise ConfigError(f"{where}.kind = {self.kind!r}: must be one of {list(PHASE_KINDS)}")
         _check_range(where, "start_s", self.start_s, 0)
         _check_range(where, "duration_s", self.duration_s, 0)
-        _check_range(where, "size_delta_bytes", self.size_delta_bytes, 0)
+        _check_int(where, "size_delta_bytes", self.size_delta_bytes, 0)
         _check_range(where, "period_s", self.period_s, 1, lo_open=False)
         _check_range(where, "size_amplitude", self.size_amplitude, 0, 0.95)
         _check_range(where, "rate_amplitude", self.rate_amplitude, 0, 0.95)
@@ -293,9 +301,12 @@ class WorkloadConfig:
     phases: tuple[Phase, ...] = ()
 
     def validate(self, where: str) -> None:
-        _check_range(where, "size_bytes", self.size_bytes, 0)
-        if not self.rate_bands:
-            raise ConfigError(f"{where}.rate_bands: at least one band is needed")
+        _check_int(where, "size_bytes", self.size_bytes, 0)
+        if not self.rate_bands or len(self.rate_bands) > MAX_RATE_BANDS:
+            raise ConfigError(
+                f"{where}.rate_bands: {len(self.rate_bands)} bands; "
+                f"at least one and at most {MAX_RATE_BANDS} are needed"
+            )
         for i, band in enumerate(self.rate_bands):
             band.validate(f"{where}.rate_bands[{i}]")
         total = sum(b.share for b in self.rate_bands)
@@ -348,7 +359,7 @@ class TenantConfig:
         _check_optional_bytes(where, "swap_max_bytes", self.swap_max_bytes)
         if not isinstance(self.zswap_writeback, bool):
             raise ConfigError(f"{where}.zswap_writeback = {self.zswap_writeback!r}: must be true or false")
-        _check_range(where, "nr_tasks", self.nr_tasks, 1, 4096)
+        _check_int(where, "nr_tasks", self.nr_tasks, 1, 4096)
         self.workload.validate(f"{where}.workload")
 
 
@@ -370,8 +381,8 @@ class ScenarioConfig:
     def validate(self) -> ScenarioConfig:
         where = f"scenario[{self.name}]"
         self.host.validate(f"{where}.host")
-        _check_range(where, "max_memcgs", self.max_memcgs, 1, 256)
-        _check_range(where, "episode_steps", self.episode_steps, 1)
+        _check_int(where, "max_memcgs", self.max_memcgs, 1, 256)
+        _check_int(where, "episode_steps", self.episode_steps, 1)
         if not self.tenants:
             raise ConfigError(f"{where}.tenants: at least one tenant is needed")
         if len(self.tenants) > self.max_memcgs:

@@ -135,9 +135,12 @@ class CounterRNG:
         return uniform_pair_at(self.keys, counter, rows, cols)
 
     def get_state(self) -> dict[str, np.ndarray]:
-        return {"step_index": self.step_index.copy(), "invocations": self.invocations.copy()}
+        """The streams' keys and positions (everything needed to continue identically)."""
+        return {"keys": self.keys.copy(), "step_index": self.step_index.copy(), "invocations": self.invocations.copy()}
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.keys = state["keys"].copy()
+        self._column_salt.clear()
         self.step_index = state["step_index"].copy()
         self.invocations = state["invocations"].copy()
 

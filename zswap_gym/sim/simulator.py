@@ -94,6 +94,25 @@ class StepAccumulator:
         self.oom_kills = z()
         self.write_pages_submitted = np.zeros(h)
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Every tally as a named array copy (for snapshots)."""
+        out: dict[str, np.ndarray] = {}
+        for name, value in vars(self).items():
+            if isinstance(value, dict):
+                out.update({f"{name}.{k}": v.copy() for k, v in value.items()})
+            else:
+                out[name] = value.copy()
+        return out
+
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore tallies saved by :meth:`to_arrays`."""
+        for key, value in arrays.items():
+            name, _, sub = key.partition(".")
+            if sub:
+                getattr(self, name)[sub] = value.copy()
+            else:
+                setattr(self, name, value.copy())
+
 
 class Simulator:
     """H hosts of one scenario; see the module docstring for what a step does.
@@ -896,6 +915,9 @@ class Simulator:
         """A copy of the full state (with the random stream position)."""
         snap = self.state.snapshot()
         snap.rng = self.rng.get_state()
+        # Writes between steps count toward the next step: keep their tallies with the state.
+        snap.pending = {"counters_at_step_start": self._counters_at_step_start.copy()}
+        snap.pending.update({f"acc.{k}": v for k, v in self.acc.to_arrays().items()})
         return snap
 
     def set_state(self, state: SimState) -> None:
@@ -904,8 +926,10 @@ class Simulator:
             raise ValueError(f"state shape {state.loc.shape} does not match this simulator {self.state.loc.shape}")
         self.state = state.snapshot()
         self.rng.set_state(state.rng)
-        # A state is taken between steps: the next step's tallies start from it.
         self._after_state_change()
+        if state.pending:
+            self._counters_at_step_start = np.array(state.pending["counters_at_step_start"])
+            self.acc.load_arrays({k[4:]: np.asarray(v) for k, v in state.pending.items() if k.startswith("acc.")})
 
     def idle_share(self, idle_s: float) -> np.ndarray:
         """Share of each memcg's footprint not touched for ``idle_s`` seconds (H, M)."""

@@ -101,6 +101,7 @@ class SimState:
     now_s: np.ndarray  # (H,) float64, seconds since the host's episode began
     step_index: np.ndarray  # (H,) int64, steps taken since the host's reset
     rng: dict[str, np.ndarray] = field(default_factory=dict)  # the random streams' positions
+    pending: dict[str, np.ndarray] = field(default_factory=dict)  # this step's tallies so far (snapshots)
 
     def snapshot(self) -> SimState:
         """A deep copy (restoring it continues identically)."""

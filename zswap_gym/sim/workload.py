@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import HostConfig, ScenarioConfig, WorkloadConfig
+from .config import MAX_RATE_BANDS, HostConfig, ScenarioConfig, WorkloadConfig
 from .units import PAGE_SIZE
 
 MIN_COMPRESSED_BYTES = 32.0
 """zsmalloc's smallest size class."""
-MAX_BANDS = 6
+MAX_BANDS = MAX_RATE_BANDS
 
 
 def zsmalloc_class_bytes(compressed_bytes: np.ndarray, huge_class_bytes: int) -> np.ndarray:
