@@ -1,0 +1,239 @@
+"""Rendering (issue 3, point 8): ``render_mode="rgb_array"`` draws the episode's memory breakdown per
+memcg, PSI, refaults and device utilisation; ``"ansi"`` prints a compact table per host.
+
+Episodes are a few steps long so the file runs in seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import time
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import zswap_gym  # noqa: F401  (registers the environments)
+from zswap_gym.env.render import (
+    FIGURE_SIZE_PX,
+    EpisodeHistory,
+    close_figures,
+    render_ansi,
+    render_rgb_array,
+)
+from zswap_gym.sim import load_scenario
+
+ENV_ID = "zswap_gym/HostOffload-v0"
+IMAGE_SHAPE = (FIGURE_SIZE_PX[1], FIGURE_SIZE_PX[0], 3)
+TENANTS = ("web", "sidecar")
+
+
+def stepped_env(render_mode: str, steps: int, seed: int = 0):
+    env = gym.make(ENV_ID, render_mode=render_mode)
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    for _ in range(steps):
+        env.step(env.action_space.sample())
+    return env
+
+
+def assert_valid_image(image: np.ndarray) -> None:
+    assert isinstance(image, np.ndarray)
+    assert image.dtype == np.uint8
+    assert image.shape == IMAGE_SHAPE
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 1, "image is a single colour"
+
+
+def test_rgb_array_render_returns_uint8_image_of_fixed_size_after_steps():
+    env = stepped_env("rgb_array", steps=5)
+    image = env.render()
+    assert_valid_image(image)
+    env.close()
+
+
+def test_rgb_array_render_before_any_step_returns_valid_image():
+    env = gym.make(ENV_ID, render_mode="rgb_array")
+    env.reset(seed=0)
+    assert_valid_image(env.render())
+    env.close()
+
+
+def test_rgb_array_plot_shows_the_recorded_data():
+    """The stacked areas use the tier colours: an image with data has far more coloured pixels than
+    the empty layout."""
+    blank = render_rgb_array(None, TENANTS)
+    env = stepped_env("rgb_array", steps=6)
+    drawn = env.render()
+
+    def coloured(img: np.ndarray) -> int:
+        rgb = img.astype(int)
+        return int(((rgb.max(axis=2) - rgb.min(axis=2)) > 60).sum())
+
+    assert coloured(drawn) > coloured(blank) + 10_000
+    env.close()
+
+
+def test_rgb_array_history_resets_with_the_episode():
+    env = stepped_env("rgb_array", steps=4)
+    assert len(env.unwrapped._history) in (4, 5)
+    env.reset(seed=1)
+    history = env.unwrapped._history
+    assert history is None or len(history) <= 1  # at most the reset state
+    assert_valid_image(env.render())
+    env.close()
+
+
+def test_rgb_array_render_handles_many_memcgs_and_empty_names():
+    """More than four memcgs use two rows of memory panels; no memcgs still draws the layout."""
+    assert_valid_image(render_rgb_array(None, tuple(f"tenant{i}" for i in range(7))))
+    assert_valid_image(render_rgb_array(EpisodeHistory(()), ()))
+
+
+def test_episode_history_records_one_row_per_step_for_active_memcgs_only():
+    env = stepped_env("rgb_array", steps=3)
+    sim = env.unwrapped.sim
+    history = env.unwrapped._history
+    assert history.memcg_names == TENANTS
+    assert len(history) in (3, 4)  # one row per step, perhaps after one for the reset state
+    assert history.memcg("resident_bytes").shape == (len(history), len(TENANTS))
+    assert history.memcg("resident_bytes").dtype == np.float32
+    np.testing.assert_allclose(history.host("time_s")[-3:], [10.0, 20.0, 30.0])
+    gauges = sim.gauges()
+    np.testing.assert_allclose(history.memcg("resident_bytes")[-1], gauges.resident_pages[0, :2] * 4096, rtol=1e-6)
+    np.testing.assert_allclose(history.memcg("zswap_bytes")[-1], gauges.zswap_bytes[0, :2], rtol=1e-6)
+    np.testing.assert_allclose(history.memcg("psi_some_avg10")[-1], sim.state.psi_some_avg[0, :2, 0], rtol=1e-6)
+    metrics = env.unwrapped.core.last_metrics
+    np.testing.assert_allclose(history.memcg("refault_zswap")[-1], metrics.refault_pages["zswap"][0, :2], rtol=1e-6)
+    assert history.host("device_utilisation")[-1] == pytest.approx(float(metrics.host_device_utilisation[0]))
+    env.close()
+
+
+def test_episode_history_stays_bounded_and_keeps_the_latest_steps():
+    env = gym.make(ENV_ID)
+    env.reset(seed=0)
+    sim = env.unwrapped.sim
+    history = EpisodeHistory(sim.memcg_names, max_steps=8)
+    history.append(sim, None, 0)  # the reset state: no metrics yet
+    assert history.memcg("refault_swap")[0].sum() == 0
+    assert np.isnan(history.host("device_utilisation")[0])
+    for _ in range(20):
+        env.step(np.zeros(env.action_space.shape, np.float32))
+        history.append(sim, env.unwrapped.core.last_metrics, 0)
+    assert 4 <= len(history) <= 8
+    times = history.host("time_s")
+    assert times[-1] == pytest.approx(200.0)
+    assert np.all(np.diff(times) == 10.0)
+    assert_valid_image(render_rgb_array(history, sim.memcg_names))
+    env.close()
+
+
+def test_episode_history_survives_pickling():
+    env = stepped_env("rgb_array", steps=3)
+    history = pickle.loads(pickle.dumps(env.unwrapped._history))
+    recorded = len(env.unwrapped._history)
+    assert len(history) == recorded
+    np.testing.assert_array_equal(history.host("time_s"), env.unwrapped._history.host("time_s"))
+    env.step(np.zeros(env.action_space.shape, np.float32))
+    history.append(env.unwrapped.sim, env.unwrapped.core.last_metrics, 0)  # keeps recording after unpickling
+    assert len(history) == recorded + 1
+    empty = pickle.loads(pickle.dumps(EpisodeHistory(TENANTS)))
+    for _ in range(3):
+        empty.append(env.unwrapped.sim, None, 0)
+    assert len(empty) == 3
+    env.close()
+
+
+def test_long_histories_are_averaged_into_buckets_before_plotting():
+    env = gym.make(ENV_ID)
+    env.reset(seed=0)
+    sim = env.unwrapped.sim
+    history = EpisodeHistory(sim.memcg_names)
+    env.step(np.zeros(env.action_space.shape, np.float32))
+    for _ in range(3100):  # cheap: the same state recorded many times
+        history.append(sim, env.unwrapped.core.last_metrics, 0)
+    assert_valid_image(render_rgb_array(history, sim.memcg_names))
+    env.close()
+
+
+def test_rgb_array_render_is_fast_once_the_figure_exists():
+    env = stepped_env("rgb_array", steps=30)
+    env.render()  # builds the reusable figure
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        env.render()
+        times.append(time.perf_counter() - start)
+    assert min(times) < 0.5  # ~0.1 s typically; loose for loaded CI machines
+    env.close()
+
+
+def test_close_figures_frees_the_cache_and_rendering_still_works():
+    render_rgb_array(None, TENANTS)
+    close_figures()
+    assert_valid_image(render_rgb_array(None, TENANTS))
+
+
+def test_ansi_render_lists_every_tenant_and_the_host_line():
+    env = stepped_env("ansi", steps=3)
+    text = env.render()
+    assert isinstance(text, str)
+    assert "memory.current" in text
+    for name in TENANTS:
+        assert any(line.startswith(name) for line in text.splitlines())
+    assert "DRAM used" in text and "zswap pool" in text and "device util" in text
+    assert "host 0" in text and "step 3" in text
+    env.close()
+
+
+def test_ansi_render_right_after_reset_marks_per_step_figures_unknown():
+    env = gym.make(ENV_ID, render_mode="ansi")
+    env.reset(seed=0)
+    text = env.render()
+    assert "step 0" in text
+    assert "web" in text and "sidecar" in text
+    assert "device util -" in text
+    env.close()
+
+
+def test_ansi_render_reports_the_simulator_gauges():
+    env = stepped_env("ansi", steps=5)
+    sim = env.unwrapped.sim
+    text = render_ansi(sim, env.unwrapped.core.last_metrics, 0)
+    web_row = next(line for line in text.splitlines() if line.startswith("web"))
+    current_mib = float(sim.gauges().memory_current[0, 0]) / (1 << 20)
+    assert web_row.split()[1] == f"{current_mib:.1f}"
+    env.close()
+
+
+def test_ansi_render_truncates_long_memcg_names():
+    scenario = load_scenario("default")
+    long_name = "a-very-long-tenant-name"
+    tenants = (dataclasses.replace(scenario.tenants[0], name=long_name), *scenario.tenants[1:])
+    env = gym.make(ENV_ID, scenario=dataclasses.replace(scenario, tenants=tenants), render_mode="ansi")
+    env.reset(seed=0)
+    text = env.render()
+    assert long_name[:11] + "~" in text
+    env.close()
+
+
+def test_vector_env_ansi_render_covers_every_host():
+    env = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode="vector_entry_point", render_mode="ansi")
+    env.reset(seed=0)
+    env.step(np.zeros(env.action_space.shape, np.float32))
+    text = env.render()
+    assert isinstance(text, str)
+    assert "host 0" in text and "host 1" in text
+    assert text.count("memory.current") == 2
+    for name in TENANTS:
+        assert sum(line.startswith(name) for line in text.splitlines()) == 2
+    env.close()
+
+
+def test_no_render_mode_renders_nothing():
+    env = gym.make(ENV_ID)
+    env.reset(seed=0)
+    env.step(np.zeros(env.action_space.shape, np.float32))
+    assert env.render() is None
+    assert env.unwrapped._history is None
+    env.close()

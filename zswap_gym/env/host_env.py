@@ -1,0 +1,187 @@
+"""``zswap_gym/HostOffload-v0``: one host, one policy deciding proactive reclaim and writeback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from ..sim import ScenarioConfig
+from .actions import ActionConfig
+from .core import OffloadCore
+from .reward import RewardConfig
+
+
+class HostOffloadEnv(gym.Env[np.ndarray, np.ndarray]):
+    """Memory offloading on one Linux host with zswap.
+
+    ## Description
+    A host runs up to ``max_memcgs`` (default 8) memory cgroups with their workloads (see the
+    scenario YAML in ``configs/scenarios/``). Every step is one control interval (10 s by default).
+    The policy decides, per memcg, how much cold memory to proactively reclaim into zswap
+    (``memory.reclaim``) and how much compressed memory to write back from zswap to the swap device
+    (``memory.reclaim "N source=zswap"``). The kernel's own mechanisms run underneath: reactive reclaim
+    at ``memory.high``/``memory.max``, kswapd, the zswap pool limit and its worker, the shrinker if
+    enabled, second-chance writeback, refaults, the swap device's queue, PSI.
+
+    ## Action Space
+    ``Box(-1, 1, (max_memcgs, 2), float32)``; row = memcg slot, column:
+
+    | column | meaning | mapping of a value ``a`` (``a <= 0``: nothing) |
+    |---|---|---|
+    | 0 | proactive reclaim (``memory.reclaim``) | ``a**2 * max_reclaim_fraction`` (2 %) of memory.current |
+    | 1 | proactive writeback (``source=zswap``) | ``a**2 * max_writeback_fraction`` (10 %) of zswapped |
+
+    0 is exactly "do nothing". Values outside [-1, 1] are clipped; NaN, infinity or a wrong shape
+    raise ``ActionError``. Rows of unused slots are ignored.
+
+    ## Observation Space
+    ``Box(0, 1, (D,), float32)``: for each memcg slot its features, then the host features; names in
+    ``env.unwrapped.feature_names``. With ``observation="full"`` (default) D = 8 x 22 + 6 = 182;
+    ``observation="kernel"`` drops what no kernel exposes (zswap entry ages): D = 8 x 19 + 6 = 158.
+
+    | index | feature | meaning | normalisation | kernel source |
+    |---|---|---|---|---|
+    | slot*22 + 0 | slot_used | 1 if the slot holds a tenant | 0/1 | cgroupfs |
+    | slot*22 + 1 | memory_current | memory.current | / DRAM | memory.current |
+    | slot*22 + 2 | anon_resident | resident anonymous memory | / footprint | memory.stat:anon |
+    | slot*22 + 3 | zswap_pool | compressed bytes in zswap | / footprint | memory.stat:zswap |
+    | slot*22 + 4 | zswapped | original bytes stored in zswap | / footprint | memory.stat:zswapped |
+    | slot*22 + 5 | swap_device | pages on the swap device | / footprint | memory.swap.current - zswapped |
+    | slot*22 + 6 | refault_rate | refaulted pages per minute / footprint | x / (x + 0.01) | workingset_refault_anon |
+    | slot*22 + 7 | zswpout_rate | pages stored per minute / footprint | x / (x + 0.01) | memory.stat:zswpout |
+    | slot*22 + 8 | zswpwb_rate | pages written back per minute / footprint | x / (x + 0.01) | memory.stat:zswpwb |
+    | slot*22 + 9 | psi_some_avg10 | memory.pressure some avg10 | % / 100 | memory.pressure |
+    | slot*22 + 10 | psi_some_avg60 | memory.pressure some avg60 | % / 100 | memory.pressure |
+    | slot*22 + 11 | psi_full_avg10 | memory.pressure full avg10 | % / 100 | memory.pressure |
+    | slot*22 + 12..15 | resident_idle_* | resident memory idle <1, 1-5, 5-30, >=30 min | / footprint | lru_gen |
+    | slot*22 + 16..18 | zswap_age_* | zswap entries stored <5, 5-30, >=30 min ago | / zswapped | simulator only |
+    | slot*22 + 19 | memory_high | memory.high | / DRAM, max -> 1 | memory.high |
+    | slot*22 + 20 | zswap_max | memory.zswap.max | / DRAM, max -> 1 | memory.zswap.max |
+    | slot*22 + 21 | zswap_writeback | memory.zswap.writeback | 0/1 | memory.zswap.writeback |
+    | 176 | host.dram_free | free DRAM | / DRAM | /proc/meminfo |
+    | 177 | host.zswap_pool_fill | pool size / pool limit | 0..1 | zswap debugfs |
+    | 178 | host.device_utilisation | swap device utilisation | 0..1 | /proc/diskstats |
+    | 179 | host.device_read_latency | mean swap-in latency | us / (us + 1000) | /proc/diskstats |
+    | 180 | host.write_budget_used | writes / the step's write budget | x / (x + 1) | /proc/diskstats |
+    | 181 | host.episode_progress | steps taken / episode length | 0..1 | controller clock |
+
+    Unused slots are all zeros (``slot_used`` = 0 is the mask).
+
+    ## Rewards
+    ``w_dram * GiB_saved * hours - w_stall * stall_s - w_cpu * cpu_s - w_ssd * GiB_written
+    - w_oom * oom_kills - w_psi * seconds_over_psi_target`` (:class:`~zswap_gym.env.reward.RewardConfig`,
+    defaults and reasoning there); ``info["reward.<term>"]`` gives each term, the reset info the weights.
+
+    ## Starting State
+    Every tenant's workload at time 0: its initial footprint resident, access rates and compressed
+    sizes drawn from the scenario's distributions (per-host random stream from the seed).
+
+    ## Episode End
+    Truncation after ``max_episode_steps`` (the scenario's ``episode_steps``, 360 = 1 hour by
+    default). There is no termination: an OOM kill is penalised and the tenant restarts.
+
+    ## Arguments
+    ``gymnasium.make("zswap_gym/HostOffload-v0", scenario="default", reward=RewardConfig(...),
+    actions=ActionConfig(...), observation="full", episode_steps=None, render_mode=None)``;
+    ``episode_steps`` (alias ``max_episode_steps`` when constructing the class or with ``make_vec``)
+    sets the env's own horizon; ``gymnasium.make(..., max_episode_steps=N)`` only adds Gymnasium's
+    ``TimeLimit`` (``episode_progress`` then still counts against the env's horizon).
+    ``reset(options={"scenario": name})`` switches scenario (same ``max_memcgs``).
+
+    ## Vectorized environment
+    ``gymnasium.make_vec("zswap_gym/HostOffload-v0", num_envs=N)`` builds the native
+    :class:`~zswap_gym.env.vector_env.HostOffloadVectorEnv` over one batched simulator; host ``i``
+    with ``reset(seed=s)`` follows the single env reset with ``seed=s + i``, step for step.
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        scenario: str | ScenarioConfig = "default",
+        reward: RewardConfig | None = None,
+        actions: ActionConfig | None = None,
+        observation: str = "full",
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        episode_steps: int | None = None,
+    ) -> None:
+        # gymnasium.make() keeps its own max_episode_steps argument for a TimeLimit wrapper, so the
+        # env's horizon can also be given as episode_steps (the name the scenario uses).
+        max_episode_steps = episode_steps if episode_steps is not None else max_episode_steps
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode {render_mode!r}: must be one of {self.metadata['render_modes']}")
+        self.render_mode = render_mode
+        self._core_args = dict(
+            reward=reward, actions=actions, observation=observation, max_episode_steps=max_episode_steps
+        )
+        self.core = OffloadCore(scenario, num_envs=1, **self._core_args)
+        self.observation_space = spaces.Box(0.0, 1.0, (self.core.observer.size,), np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, self.core.action_shape, np.float32)
+        self._history = None
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.core.feature_names
+
+    @property
+    def sim(self):
+        """The underlying one-host :class:`~zswap_gym.sim.Simulator`."""
+        return self.core.sim
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = options or {}
+        if "scenario" in options:
+            self._switch_scenario(options["scenario"])
+        if seed is None and not hasattr(self, "_seeded"):
+            seed = int(self.np_random.integers(2**63 - 1))
+        self._seeded = True
+        obs, info = self.core.reset([seed])
+        self._record(None)
+        return obs[0], OffloadCore.host_info(info, 0)
+
+    def _switch_scenario(self, scenario: str | ScenarioConfig) -> None:
+        core = OffloadCore(scenario, num_envs=1, **self._core_args)
+        if core.observer.size != self.observation_space.shape[0] or core.action_shape != self.action_space.shape:
+            raise ValueError(
+                f"scenario {core.scenario.name!r} has max_memcgs = {core.scenario.max_memcgs}; this env's spaces "
+                f"need {self.action_space.shape[0]} (make a new env instead)"
+            )
+        self.core = core
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.core.step(
+            np.asarray(action)[None] if np.ndim(action) else action
+        )
+        host_info = OffloadCore.host_info(info, 0)
+        host_info["reward_weights"] = self.core.reward_config.as_dict()
+        self._record(host_info)
+        return obs[0], float(reward[0]), bool(terminated[0]), bool(truncated[0]), host_info
+
+    def _record(self, info: dict[str, Any] | None) -> None:
+        """Keep the episode's memory breakdown for ``rgb_array`` rendering (``None``: at reset)."""
+        if self.render_mode != "rgb_array":
+            return
+        from .render import EpisodeHistory
+
+        if info is None or self._history is None:
+            self._history = EpisodeHistory(self.core.sim.memcg_names)
+        self._history.append(self.core.sim, None if info is None else self.core.last_metrics, 0)
+
+    def render(self):
+        if self.render_mode is None:
+            return None
+        from .render import render_ansi, render_rgb_array
+
+        if self.render_mode == "ansi":
+            return render_ansi(self.core.sim, self.core.last_metrics, 0)
+        return render_rgb_array(self._history, self.core.sim.memcg_names)

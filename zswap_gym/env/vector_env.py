@@ -1,0 +1,154 @@
+"""The native vector env: N hosts in one batched simulator (no loop over sub-envs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from ..sim import ScenarioConfig
+from .actions import ActionConfig
+from .core import OffloadCore
+from .reward import RewardConfig
+
+
+class HostOffloadVectorEnv(VectorEnv):
+    """``num_envs`` hosts of ``zswap_gym/HostOffload-v0`` stepped together (see
+    :class:`~zswap_gym.env.host_env.HostOffloadEnv` for spaces, reward and episodes).
+
+    ``reset(seed=s)`` gives host ``i`` the seed ``s + i`` (a list gives one seed per host), so host
+    ``i`` follows the single env reset with that seed, step for step. Autoreset modes:
+    ``NEXT_STEP`` (default: the step after a host's episode ends resets it, ignoring its action,
+    with reward 0), ``SAME_STEP`` (reset within the ending step; ``info["final_obs"]`` and
+    ``info["final_info"]`` hold the last observation and info), ``DISABLED`` (reset hosts yourself
+    with ``reset(options={"reset_mask": mask})``). Infos are dicts of arrays, host axis first, with
+    ``_name`` masks as Gymnasium's vector envs give them.
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        scenario: str | ScenarioConfig = "default",
+        reward: RewardConfig | None = None,
+        actions: ActionConfig | None = None,
+        observation: str = "full",
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+    ) -> None:
+        if not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs = {num_envs!r}: must be a positive integer")
+        self.num_envs = num_envs
+        self.render_mode = render_mode
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
+        self._max_episode_steps = max_episode_steps
+        self.core = OffloadCore(scenario, num_envs, reward, actions, observation, max_episode_steps)
+        self.single_observation_space = spaces.Box(0.0, 1.0, (self.core.observer.size,), np.float32)
+        self.single_action_space = spaces.Box(-1.0, 1.0, self.core.action_shape, np.float32)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._done = np.zeros(num_envs, dtype=bool)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.core.feature_names
+
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed if isinstance(seed, int) else None)
+        options = options or {}
+        if "scenario" in options:
+            self._switch_scenario(options["scenario"])
+        mask = options.get("reset_mask")
+        if mask is not None:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != (self.num_envs,):
+                raise ValueError(f"reset_mask has shape {mask.shape}, expected ({self.num_envs},)")
+        if isinstance(seed, (list, tuple, np.ndarray)):
+            if len(seed) != self.num_envs:
+                raise ValueError(f"got {len(seed)} seeds for {self.num_envs} envs")
+            seeds = [None if s is None else int(s) for s in seed]
+        elif seed is not None:
+            seeds = [int(seed) + i for i in range(self.num_envs)]
+        elif not hasattr(self, "_seeded"):
+            seeds = [int(s) for s in self.np_random.integers(2**63 - 1, size=self.num_envs)]
+        else:
+            seeds = [None] * self.num_envs
+        self._seeded = True
+        obs, info = self.core.reset(seeds, mask)
+        if mask is None:
+            self._done[:] = False
+        else:
+            self._done[mask] = False
+        return obs, self._vector_info(info, np.ones(self.num_envs, dtype=bool) if mask is None else mask)
+
+    def _switch_scenario(self, scenario: str | ScenarioConfig) -> None:
+        core = OffloadCore(
+            scenario,
+            self.num_envs,
+            self.core.reward_config,
+            self.core.action_config,
+            self.core.observation_mode,
+            self._max_episode_steps,
+        )
+        if core.observer.size != self.single_observation_space.shape[0]:
+            raise ValueError(
+                f"scenario {core.scenario.name!r} has max_memcgs = {core.scenario.max_memcgs}; this env's spaces "
+                f"need {self.single_action_space.shape[0]} (make a new env instead)"
+            )
+        self.core = core
+
+    def step(self, actions: np.ndarray):
+        restart = self._done.copy() if self.autoreset_mode == AutoresetMode.NEXT_STEP else None
+        obs, reward, terminated, truncated, info = self.core.step(actions)
+        if restart is not None and restart.any():
+            # NEXT_STEP: hosts whose episode ended last step start over now, ignoring this action.
+            reset_obs, _ = self.core.reset([None] * self.num_envs, restart)
+            obs[restart] = reset_obs[restart]
+            reward[restart] = 0.0
+            terminated[restart] = False
+            truncated[restart] = False
+        done = terminated | truncated
+        stepped = np.ones(self.num_envs, dtype=bool) if restart is None else ~restart
+        infos = self._vector_info(info, stepped)
+        if self.autoreset_mode == AutoresetMode.SAME_STEP and done.any():
+            final_info = {k: v for k, v in infos.items() if not k.startswith("_")}
+            infos["final_obs"] = np.where(done[:, None], obs, 0.0).astype(np.float32)
+            infos["_final_obs"] = done.copy()
+            infos["final_info"] = final_info
+            infos["_final_info"] = done.copy()
+            reset_obs, _ = self.core.reset([None] * self.num_envs, done)
+            obs[done] = reset_obs[done]
+        self._done = done
+        return obs, reward, terminated, truncated, infos
+
+    @staticmethod
+    def _vector_info(info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
+        """Gymnasium's vector info layout; hosts outside ``mask`` (restarted this step, their
+        action ignored) get zeros and a False ``_key`` mask."""
+        out: dict[str, Any] = {}
+        for key, value in info.items():
+            if isinstance(value, dict):
+                out[key] = {k: np.full(mask.shape, v) for k, v in value.items()}
+            else:
+                array = np.array(value)
+                if not mask.all():
+                    array[~mask] = 0
+                out[key] = array
+            out[f"_{key}"] = mask.copy()
+        return out
+
+    def render(self):
+        from .render import render_ansi
+
+        if self.render_mode == "ansi":
+            return "\n".join(render_ansi(self.core.sim, self.core.last_metrics, i) for i in range(self.num_envs))
+        if self.render_mode == "rgb_array":
+            raise gym.error.Error("rgb_array rendering is per host: use the single env HostOffload-v0")
+        return None
