@@ -275,6 +275,7 @@ class Simulator:
             if threshold is None:
                 continue
             cold = (st.loc == Loc.RESIDENT) & (owner == i)[None, :] & (idle >= threshold)
+            cold &= self._fits_swap_and_pool(st, cold, idle)
             zero = cold & (st.compressed_bytes == 0)
             stored = cold & ~zero & ((st.compressed_bytes < PAGE_SIZE) | st.zswap_writeback[:, owner])
             st.loc[zero] = Loc.SWAP_ZERO
@@ -285,6 +286,33 @@ class Simulator:
             st.referenced[stored] = True
         rng.begin_step(st.step_index)
         return st
+
+    def _fits_swap_and_pool(self, st: SimState, cold: np.ndarray, idle: np.ndarray) -> np.ndarray:
+        """Of the ``cold`` chunks, the coldest that fit in the free swap slots, the memcg's
+        ``memory.swap.max`` and the zswap pool limit (reset time only: sorts per host)."""
+        pages = self.cfg.host.chunk_pages
+        order = np.argsort(np.where(cold, -idle, np.inf), axis=1, kind="stable")
+        ranked_cold = np.take_along_axis(cold, order, axis=1)
+        slots_used = (st.loc != Loc.RESIDENT) & (st.loc != Loc.ABSENT)
+        slots_free = self.swap_capacity_pages - slots_used.sum(axis=1) * pages
+        pool_bytes = np.where(ranked_cold, np.take_along_axis(st.zpool_bytes, order, axis=1) * pages, 0.0)
+        fits = (np.cumsum(ranked_cold, axis=1) * pages <= slots_free[:, None]) & (
+            np.cumsum(pool_bytes, axis=1) <= self.max_pool_bytes
+        )
+        owner_ranked = self.layout.owner[order]
+        swap_max = np.take_along_axis(st.swap_max, owner_ranked, axis=1)
+        zswap_max = np.take_along_axis(st.zswap_max, owner_ranked, axis=1)
+        charge = np.take_along_axis(st.compressed_bytes, order, axis=1) * pages
+        swap_used = np.zeros_like(pool_bytes)
+        zswap_used = np.zeros_like(pool_bytes)
+        for m in range(self.num_memcgs):  # reset time: a loop over the memcg slots
+            mine = ranked_cold & (owner_ranked == m)
+            swap_used = np.where(mine, np.cumsum(mine, axis=1) * pages * PAGE_SIZE, swap_used)
+            zswap_used = np.where(mine, np.cumsum(np.where(mine, charge, 0.0), axis=1), zswap_used)
+        fits &= (swap_used <= swap_max) & (zswap_used <= zswap_max)
+        out = np.zeros_like(cold)
+        np.put_along_axis(out, order, ranked_cold & fits, axis=1)
+        return out
 
     def _draw_attributes(self, st: SimState, rng: CounterRNG, rows: np.ndarray, cols: np.ndarray, site: str) -> None:
         """Fresh access rate and compressibility for chunk slots (rows = host, cols = slot)."""
@@ -390,7 +418,8 @@ class Simulator:
         """Stochastic rounding of (H, M) — or (H,) — chunk amounts, so small requests are honoured
         on average whatever the chunk size. ``site`` names the caller's random stream."""
         x = np.asarray(chunks, dtype=np.float64)
-        x = np.where(np.isfinite(x) & (x > 0), x, 0.0)
+        # Requests beyond any host's size are capped so the integer cast cannot overflow.
+        x = np.where(np.isfinite(x) & (x > 0), np.minimum(x, 2.0**52), 0.0)
         if x.ndim == 1:
             u = self.rng.uniform(1, site, active=x > 0)[:, 0]
         else:
@@ -645,13 +674,21 @@ class Simulator:
         in_flight = g.writeback_pages * PAGE_SIZE
         oom = (g.memory_current - in_flight > st.memory_max) & self.memcg_active[None, :]
         st.counters["events_max"] += g.memory_current > st.memory_max
-        # Host out of memory after all reclaim: the global OOM killer takes the largest memcg.
-        host_oom = (g.dram_used_host > host.dram_bytes) & ~oom.any(axis=1)
-        if host_oom.any():
-            largest = np.argmax(np.where(self.memcg_active[None, :], g.dram_bytes, -1.0), axis=1)
-            oom |= host_oom[:, None] & (np.arange(self.num_memcgs)[None, :] == largest[:, None])
         if oom.any():
             self._oom_kill(oom)
+        # Host out of memory after all reclaim: the global OOM killer takes the largest memcg, and
+        # the next largest, until the host fits (out_of_memory() picks the biggest consumer).
+        for _victim in range(self.num_memcgs):
+            g = self.gauges()
+            host_oom = g.dram_used_host > host.dram_bytes
+            if not host_oom.any():
+                break
+            alive = self.memcg_active[None, :] & (g.dram_bytes > 0)
+            largest = np.argmax(np.where(alive, g.dram_bytes, -1.0), axis=1)
+            victims = host_oom[:, None] & alive & (np.arange(self.num_memcgs)[None, :] == largest[:, None])
+            if not victims.any():
+                break
+            self._oom_kill(victims)
 
     def _oom_kill(self, victims: np.ndarray) -> None:
         """Kill the memcgs in ``victims`` (H, M): their memory is freed; the workload restarts and
