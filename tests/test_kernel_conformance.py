@@ -15,57 +15,32 @@ import math
 
 import numpy as np
 import pytest
+from helpers_sim import (  # tests/ is on sys.path under pytest (rootdir-relative import)
+    COLD,
+    HOT,
+    PAGE_SIZE,
+    GiB,
+    Loc,
+    MiB,
+    SwapDeviceConfig,
+    ZswapConfig,
+    band,
+    chunk_bytes,
+    counter,
+    gauge,
+    loc_pages,
+    make_sim,
+    pool_bytes,
+    req,
+    scenario,
+    second_chance_pass,
+    tenant,
+    workload,
+)
 
 from zswap_gym.sim import Phase, RateBand, Simulator
 from zswap_gym.sim.memcg_limits import high_delay_s, high_throttle_sleep_s
 from zswap_gym.sim.psi import update_averages
-
-try:
-    from helpers_sim import (
-        COLD,
-        HOT,
-        PAGE_SIZE,
-        GiB,
-        Loc,
-        MiB,
-        SwapDeviceConfig,
-        ZswapConfig,
-        band,
-        chunk_bytes,
-        counter,
-        gauge,
-        loc_pages,
-        make_sim,
-        pool_bytes,
-        req,
-        scenario,
-        second_chance_pass,
-        tenant,
-        workload,
-    )
-except ImportError:  # tests/ imported as a package
-    from tests.helpers_sim import (
-        COLD,
-        HOT,
-        PAGE_SIZE,
-        GiB,
-        Loc,
-        MiB,
-        SwapDeviceConfig,
-        ZswapConfig,
-        band,
-        chunk_bytes,
-        counter,
-        gauge,
-        loc_pages,
-        make_sim,
-        pool_bytes,
-        req,
-        scenario,
-        second_chance_pass,
-        tenant,
-        workload,
-    )
 
 WARM = RateBand(share=1.0, lo_hz=1e-3, hi_hz=1e-2)
 """Touched every 100-1000 s: memory that proactive reclaim takes and the workload later wants back."""

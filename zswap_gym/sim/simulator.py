@@ -476,7 +476,7 @@ class Simulator:
         any other value anon only. Not charged as the workload's memory stall. Returns bytes taken
         off the LRU (H, M); less than asked means the kernel's -EAGAIN.
         """
-        request = np.asarray(request_bytes, dtype=np.float64)
+        request = _checked_request(request_bytes, "memory.reclaim", (self.num_hosts, self.num_memcgs))
         if swappiness is not None:
             request = np.where(np.asarray(swappiness) == 0, 0.0, request)
         chunks = self.round_chunks(request / self.cfg.host.chunk_bytes, "round_reclaim")
@@ -490,7 +490,7 @@ class Simulator:
         the age-threshold form of ``memory.zswap.proactive_writeback``): write back up to
         ``request_bytes`` (H, M) of stored pages (original size) from the LRU's old end, second
         chance applied. Returns bytes written back (H, M); may be less than asked."""
-        request = np.asarray(request_bytes, dtype=np.float64)
+        request = _checked_request(request_bytes, "proactive writeback", (self.num_hosts, self.num_memcgs))
         age = None
         if min_age_s is not None:
             age = np.broadcast_to(np.asarray(min_age_s, dtype=np.float32), request.shape)
@@ -993,3 +993,14 @@ def _copy_rows(dst: SimState, src: SimState, mask: np.ndarray) -> None:
             for key, value in a.items():
                 if isinstance(value, np.ndarray):
                     value[mask] = b[key][mask]
+
+
+def _checked_request(request_bytes: np.ndarray, what: str, shape: tuple[int, int]) -> np.ndarray:
+    """A byte request as float64 (H, M); NaN, infinite or negative amounts are refused."""
+    request = np.asarray(request_bytes, dtype=np.float64)
+    if request.shape != shape:
+        raise ValueError(f"{what}: request has shape {request.shape}, expected {shape} (hosts x memcg slots)")
+    bad = ~(np.isfinite(request) & (request >= 0))
+    if bad.any():
+        raise ValueError(f"{what}: request bytes must be finite and >= 0, got {request[bad][:3]}")
+    return request
