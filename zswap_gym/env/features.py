@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..sim import Simulator, StepMetrics
-from ..sim.lru import count_per_memcg
 from ..sim.state import Loc
 from ..sim.units import PAGE_SIZE
 
@@ -162,14 +161,14 @@ class ObservationBuilder:
     @staticmethod
     def _histogram(sim: Simulator, mask: np.ndarray, since_s: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
         """Chunks of ``mask`` per memcg in age buckets (now - since_s) split at ``edges``, (H, M, B)."""
-        age = sim.now_f32 - since_s
-        bucket = np.zeros(age.shape, dtype=np.int64)
-        for edge in edges:  # loop over the 2-3 bucket edges, not chunks
-            bucket += age >= edge
-        out = np.zeros((sim.num_hosts, sim.num_memcgs, len(edges) + 1))
-        for b in range(len(edges) + 1):
-            out[..., b] = count_per_memcg(mask & (bucket == b), sim.layout)
-        return out
+        idx = np.flatnonzero(mask)
+        rows = idx // mask.shape[1]
+        age = sim.now_f32[rows, 0] - since_s.ravel()[idx]
+        buckets = len(edges) + 1
+        bucket = np.searchsorted(np.asarray(edges, dtype=np.float32), age, side="right")
+        keys = sim.layout.memcg_keys(sim.num_hosts)[idx] * buckets + bucket
+        counts = np.bincount(keys, minlength=sim.num_hosts * sim.num_memcgs * buckets)
+        return counts.reshape(sim.num_hosts, sim.num_memcgs, buckets).astype(np.float64)
 
     def markdown_table(self) -> str:
         """The feature table for docstrings and the README."""
