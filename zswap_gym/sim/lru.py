@@ -96,22 +96,20 @@ def select_oldest(
     layout: ChunkLayout,
     per_host: bool = False,
     order: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pick, per memcg (or per host), the ``target_chunks`` oldest eligible chunks.
+) -> np.ndarray:
+    """Pick, per memcg (or per host), the ``target_chunks`` oldest eligible chunks (H, C) bool.
 
     ``eligible`` (H, C) bool; ``bins`` (H, C) age bins, or a function from flat chunk indices to
     their bins (so ages are computed for eligible chunks only); ``target_chunks`` (H, M) — or (H,)
     with ``per_host`` — whole numbers of chunks. Within the last bin needed, chunks go in slot order,
-    or, with ``order`` (H, C) (smaller = older, e.g. a list position), in that exact order — so a
-    list LRU such as zswap's is walked exactly. Works on the compacted list of eligible chunks.
-    Returns the selection (H, C) bool and the threshold bin per group (the youngest bin the
-    selection reached; ``AGE_BINS`` where nothing was selected).
+    or, with ``order`` (H, C) (smaller = older), in that exact order. Works on the compacted list of
+    eligible chunks. For a list with an exact position per entry, :func:`select_in_order` is simpler.
     """
     h, c = eligible.shape
     groups = 1 if per_host else layout.num_memcgs
     target = np.asarray(target_chunks, dtype=np.int64).reshape(h, groups)
     if not (target > 0).any():
-        return np.zeros((h, c), dtype=bool), np.full((h, groups), AGE_BINS, dtype=np.int64)
+        return np.zeros((h, c), dtype=bool)
     idx = np.flatnonzero(eligible)
     k = idx // c if per_host else layout.memcg_keys(h)[idx]
     b = bins(idx) if callable(bins) else bins.ravel()[idx]
@@ -135,7 +133,28 @@ def select_oldest(
     selected = np.zeros(h * c, dtype=bool)
     selected[ci[~is_edge]] = True
     selected[ei[take]] = True
-    return selected.reshape(h, c), thr
+    return selected.reshape(h, c)
+
+
+def select_in_order(
+    eligible: np.ndarray, order: np.ndarray, target_chunks: np.ndarray, layout: ChunkLayout, per_host: bool = False
+) -> np.ndarray:
+    """The first ``target_chunks`` eligible chunks per memcg (or per host) in ``order`` (smaller =
+    first): a list walked from its head, such as the zswap LRU (``list_lru_walk_one()``) or a device
+    write queue. Shapes as :func:`select_oldest`; returns (H, C) bool."""
+    h, c = eligible.shape
+    groups = 1 if per_host else layout.num_memcgs
+    target = np.asarray(target_chunks, dtype=np.int64).reshape(h * groups)
+    selected = np.zeros(h * c, dtype=bool)
+    if not (target > 0).any():
+        return selected.reshape(h, c)
+    idx = np.flatnonzero(eligible)
+    group = idx // c if per_host else layout.memcg_keys(h)[idx]
+    sort = np.lexsort((order.ravel()[idx], group))
+    group = group[sort]
+    rank = np.arange(group.size) - np.searchsorted(group, group, side="left")
+    selected[idx[sort[rank < target[group]]]] = True
+    return selected.reshape(h, c)
 
 
 def stochastic_round(x: np.ndarray, u: np.ndarray) -> np.ndarray:

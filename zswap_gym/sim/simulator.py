@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .config import ScenarioConfig
-from .lru import ChunkLayout, age_bins, count_per_memcg, select_oldest
+from .lru import ChunkLayout, age_bins, count_per_memcg, select_in_order, select_oldest
 from .memcg_limits import MEMCG_CHARGE_BATCH, high_throttle_sleep_s
 from .metrics import STALL_SOURCES, StepMetrics, refault_latency_quantile
 from .psi import stall_shares, update_averages
@@ -426,38 +426,20 @@ class Simulator:
             u = self.rng.uniform(x.shape[1], site, active=(x > 0).any(axis=1))
         return np.floor(x + u).astype(np.int64)
 
-    def lru_push_tail(self, mask: np.ndarray) -> None:
-        """Put the chunks in ``mask`` at the young end of their list (zswap LRU or write queue), in
-        slot order: ``list_lru_add()`` / ``LRU_ROTATE``."""
-        st = self.state
-        idx = np.flatnonzero(mask)
-        rows = idx // st.lru_seq.shape[1]
-        position = np.arange(1, idx.size + 1, dtype=np.float64) - np.searchsorted(rows, rows, side="left")
-        st.lru_seq.reshape(-1)[idx] = st.lru_tail[rows] + position
-        st.lru_tail += np.bincount(rows, minlength=st.lru_tail.size)
-
-    def lru_rotate_tail(self, mask: np.ndarray) -> None:
-        """Move the chunks in ``mask`` to the young end keeping their relative order (a walk
-        rotates entries one by one, oldest first)."""
+    def lru_push_tail(self, mask: np.ndarray, keep_order: bool = False) -> None:
+        """Put the chunks in ``mask`` at the young end of their list (zswap LRU or write queue):
+        ``list_lru_add()`` in slot order, or with ``keep_order`` in their current list order, as a
+        walk rotates entries one by one, oldest first (``LRU_ROTATE``). Positions stay dense."""
         st = self.state
         idx = np.flatnonzero(mask)
         rows = idx // st.lru_seq.shape[1]
         seq = st.lru_seq.reshape(-1)
-        vals = seq[idx]
-        oldest = np.full(st.lru_tail.shape, np.inf)
-        np.minimum.at(oldest, rows, vals)
-        shift = np.where(np.isfinite(oldest), st.lru_tail - oldest + 1.0, 0.0)
-        moved = vals + shift[rows]
-        seq[idx] = moved
-        newest = np.full(st.lru_tail.shape, -np.inf)
-        np.maximum.at(newest, rows, moved)
-        st.lru_tail = np.where(np.isfinite(newest), newest + 1.0, st.lru_tail)
-
-    def lru_bins(self) -> np.ndarray:
-        """Age bins of list positions (entries added since), for :func:`~.lru.select_oldest`."""
-        st = self.state
-        c = st.lru_seq.shape[1]
-        return lambda idx: age_bins(st.lru_tail[idx // c] - st.lru_seq.reshape(-1)[idx])
+        if keep_order:
+            order = np.lexsort((seq[idx], rows))
+            idx, rows = idx[order], rows[order]
+        position = np.arange(1, idx.size + 1, dtype=np.float64) - np.searchsorted(rows, rows, side="left")
+        seq[idx] = st.lru_tail[rows] + position
+        st.lru_tail += np.bincount(rows, minlength=st.lru_tail.size)
 
     def submit_writes(self, pages: np.ndarray) -> None:
         """Queue asynchronous writes of ``pages`` (H,) on each host's swap device."""
@@ -546,7 +528,7 @@ class Simulator:
         lru_before = g.resident_pages
         eligible = st.loc == Loc.RESIDENT
         bins = age_bins(self.now_f32 - st.last_access_s)
-        selected, _ = select_oldest(eligible, bins, target, lay)
+        selected = select_oldest(eligible, bins, target, lay)
         zero = selected & (st.compressed_bytes == 0)
         rejected = zswap_store(self, selected & ~zero)
         to_disk = rejected & st.zswap_writeback[:, owner]
@@ -824,8 +806,7 @@ class Simulator:
         in_flight = st.loc == Loc.WRITEBACK
         if in_flight.any() and dev.pages_written.any():
             done_chunks = self.round_chunks(dev.pages_written / host.chunk_pages, "round_device")
-            bins = self.lru_bins()
-            done, _ = select_oldest(in_flight, bins, done_chunks, self.layout, per_host=True, order=st.lru_seq)
+            done = select_in_order(in_flight, st.lru_seq, done_chunks, self.layout, per_host=True)
             self.set_loc(done, Loc.SWAP)  # end_page_writeback(): the page is freed, the slot keeps the data
         st.device_bytes_written += dev.pages_written * PAGE_SIZE
         st.device_bytes_read += read_pages * PAGE_SIZE

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .lru import ChunkLayout, count_per_memcg, rank_in_block, select_oldest
+from .lru import ChunkLayout, count_per_memcg, rank_in_block, select_in_order
 from .state import Loc
 from .units import PAGE_SIZE
 
@@ -143,17 +143,16 @@ def zswap_writeback_walk(
         entries &= st.zswap_writeback[:, owner]
     if min_age_s is not None:
         entries &= (sim.now_f32 - st.zswap_store_s) >= min_age_s[:, owner]
-    lru_bins = sim.lru_bins()
     if visit_budget is not None:
         available = count_per_memcg(entries, lay)
         budget = sim.round_chunks(np.minimum(visit_budget, available), f"round_writeback_{source}")
-        visited, _ = select_oldest(entries, lru_bins, budget, lay, order=st.lru_seq)
+        visited = select_in_order(entries, st.lru_seq, budget, lay)
         written = visited & ~st.referenced
         rotated = visited & st.referenced
     else:
         assert write_target is not None
         target = sim.round_chunks(write_target, f"round_writeback_{source}")
-        written, _ = select_oldest(entries & ~st.referenced, lru_bins, target, lay, order=st.lru_seq)
+        written = select_in_order(entries & ~st.referenced, st.lru_seq, target, lay)
         # The walk passed over every referenced entry older than where it stopped; a short walk
         # went over the whole list.
         stop = _max_per_memcg(np.where(written, st.lru_seq, -np.inf), lay)
@@ -162,7 +161,7 @@ def zswap_writeback_walk(
         rotated = entries & st.referenced & (st.lru_seq < stop[:, owner])
     if rotated.any():
         st.referenced[rotated] = False
-        sim.lru_rotate_tail(rotated)  # LRU_ROTATE: behind every entry not yet visited
+        sim.lru_push_tail(rotated, keep_order=True)  # LRU_ROTATE: behind every entry not yet visited
     n_written = count_per_memcg(written, lay)
     if written.any():
         sim.set_loc(written, Loc.WRITEBACK)
