@@ -31,16 +31,22 @@ def _normal_cdf(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.sign(x) * erf)
 
 
-def refault_latency_quantile(weights: np.ndarray, means_us: np.ndarray, q: float) -> np.ndarray:
-    """Quantile ``q`` (us) of a mixture of log-normal tiers; ``weights`` and ``means_us`` are
-    (..., T) (T tiers: zswap, swap, zero page). Zero where there were no refaults."""
-    total = weights.sum(axis=-1, keepdims=True)
-    w = np.where(total > 0, weights / np.maximum(total, 1e-300), 0.0)
-    mu = np.log(np.maximum(means_us, 1e-3)) - 0.5 * LATENCY_SIGMA**2
-    z = (_LOG_GRID[(None,) * (weights.ndim - 1) + (slice(None), None)] - mu[..., None, :]) / LATENCY_SIGMA
-    cdf = (_normal_cdf(z) * w[..., None, :]).sum(axis=-1)
+def refault_latency_quantile(weights: np.ndarray, tier_means_us: np.ndarray, q: float) -> np.ndarray:
+    """Quantile ``q`` (us) of a mixture of log-normal tiers, per (host, memcg).
+
+    ``weights`` (H, M, T) refaults per tier (zswap, swap, zero page); ``tier_means_us`` (H, T) each
+    host's mean latency per tier. Zero where there were no refaults. The grid is log-spaced from
+    0.5 us to 2 s (160 points), so the result is one of its points.
+    """
+    mu = np.log(np.maximum(tier_means_us, 1e-3)) - 0.5 * LATENCY_SIGMA**2  # (H, T)
+    tier_cdf = _normal_cdf((_LOG_GRID[None, None, :] - mu[..., None]) / LATENCY_SIGMA)  # (H, T, G)
+    total = weights.sum(axis=-1)
+    share = weights / np.maximum(total, 1e-300)[..., None]
+    cdf = share[..., 0, None] * tier_cdf[:, None, 0]
+    for t in range(1, weights.shape[-1]):  # the 3 tiers
+        cdf += share[..., t, None] * tier_cdf[:, None, t]
     idx = np.argmax(cdf >= q, axis=-1)
-    return np.where(total[..., 0] > 0, _GRID_US[idx], 0.0)
+    return np.where(total > 0, _GRID_US[idx], 0.0)
 
 
 @dataclass

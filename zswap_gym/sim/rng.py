@@ -33,12 +33,13 @@ def host_key(seed: int | None, host: int = 0) -> np.uint64:
 
 
 def _splitmix64_inplace(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        x ^= x >> _S30
-        x *= _MIX1
-        x ^= x >> _S27
-        x *= _MIX2
-        x ^= x >> _S31
+    """The splitmix64 finaliser, in place. Array integer arithmetic wraps modulo 2**64 silently in
+    numpy (only scalar operations warn), which is what the hash wants."""
+    x ^= x >> _S30
+    x *= _MIX1
+    x ^= x >> _S27
+    x *= _MIX2
+    x ^= x >> _S31
     return x
 
 
@@ -107,8 +108,7 @@ class CounterRNG:
 
     def _hash(self, n: int, site: str, active: np.ndarray | None) -> np.ndarray:
         counter = self._counters(site, active)
-        with np.errstate(over="ignore"):
-            x = self._salt(n) + (counter * _GOLDEN)[:, None]
+        x = self._salt(n) + (counter * _GOLDEN)[:, None]
         return _splitmix64_inplace(x)
 
     def uniform_pair(self, n: int, site: str, active: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -153,8 +153,7 @@ def uniform_pair_at(
     The same (key, counter, column) gives the same numbers as a full-width draw would hash, so a
     host's draws do not depend on which other elements were selected.
     """
-    with np.errstate(over="ignore"):
-        x = (keys[rows] ^ (cols.astype(np.uint64) * _MIX2)) + counter[rows] * _GOLDEN
+    x = (keys[rows] ^ (cols.astype(np.uint64) * _MIX2)) + counter[rows] * _GOLDEN
     x = _splitmix64_inplace(x)
     hi = (x >> _S40).astype(np.float32) * _TO_UNIT24
     lo = (x & _LOW24).astype(np.float32) * _TO_UNIT24

@@ -854,30 +854,31 @@ class Simulator:
         some_s = self._psi_step()
         st.step_index += 1
         self.rng.begin_step(st.step_index)
-        metrics = self._metrics(self._counters_at_step_start, dev, swapin_us, some_s)
+        now_counters = self._stacked_counters()
+        metrics = self._metrics(self._counters_at_step_start, now_counters, dev, swapin_us, some_s)
         # Operations between steps (cgroup writes) count toward the next step.
         self.acc = StepAccumulator(h, m, self.psi_windows)
-        self._counters_at_step_start = self._stacked_counters()
+        self._counters_at_step_start = now_counters
         return metrics
 
-    def _metrics(self, before, dev, swapin_us, some_s) -> StepMetrics:
+    def _metrics(self, before, now_counters, dev, swapin_us, some_s) -> StepMetrics:
         st, host, acc = self.state, self.cfg.host, self.acc
         g = self.gauges()
-        events = dict(zip(COUNTER_NAMES, self._stacked_counters() - before, strict=True))
+        events = dict(zip(COUNTER_NAMES, now_counters - before, strict=True))
         pages = host.chunk_pages
         refaults = acc.refault_pages
         zswap_us = host.page_fault_us + host.compressor.decompress_us_per_page
         weights = np.stack([refaults["zswap"], refaults["swap"], refaults["zero"]], axis=-1)
-        means = np.stack(
-            np.broadcast_arrays(np.float64(zswap_us), swapin_us[:, None], np.float64(host.page_fault_us)), axis=-1
-        )
-        means = np.broadcast_to(means, weights.shape)
+        tier_means = np.empty((self.num_hosts, 3))
+        tier_means[:, 0], tier_means[:, 1], tier_means[:, 2] = zswap_us, swapin_us, host.page_fault_us
         n_refaults = weights.sum(axis=-1)
-        mean_us = np.where(n_refaults > 0, (weights * means).sum(-1) / np.maximum(n_refaults, 1.0), 0.0)
+        mean_us = np.where(
+            n_refaults > 0, (weights * tier_means[:, None, :]).sum(-1) / np.maximum(n_refaults, 1.0), 0.0
+        )
         p99_us = np.zeros_like(mean_us)
         if n_refaults.any():
             act = self.memcg_active
-            p99_us[:, act] = refault_latency_quantile(weights[:, act], means[:, act], 0.99)
+            p99_us[:, act] = refault_latency_quantile(weights[:, act], tier_means, 0.99)
         footprint = g.footprint_pages * PAGE_SIZE
         promoted = refaults["zswap"] + refaults["swap"] + refaults["zero"]
         promotion = np.where(g.footprint_pages > 0, promoted / np.maximum(g.footprint_pages, 1.0), 0.0) * (
