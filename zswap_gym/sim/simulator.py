@@ -350,11 +350,16 @@ class Simulator:
         self._agg = None
 
     def set_loc(self, sel, new: int) -> None:
-        """Move chunks (a mask or (rows, cols)) to location ``new``, keeping the per-(host, memcg,
+        """Move chunks (a mask, (rows, cols), or flat indices) to location ``new``, keeping the per-(host, memcg,
         location) counts and zswap byte sums up to date incrementally (exact: float64 sums of
         float32 sizes)."""
         st = self.state
-        flat = sel[0] * st.loc.shape[1] + sel[1] if isinstance(sel, tuple) else np.flatnonzero(sel)
+        if isinstance(sel, tuple):
+            flat = sel[0] * st.loc.shape[1] + sel[1]
+        elif sel.dtype == bool:
+            flat = np.flatnonzero(sel)
+        else:
+            flat = sel  # flat chunk indices
         if flat.size == 0:
             return
         locf = st.loc.reshape(-1)
@@ -429,9 +434,10 @@ class Simulator:
     def lru_push_tail(self, mask: np.ndarray, keep_order: bool = False) -> None:
         """Put the chunks in ``mask`` at the young end of their list (zswap LRU or write queue):
         ``list_lru_add()`` in slot order, or with ``keep_order`` in their current list order, as a
-        walk rotates entries one by one, oldest first (``LRU_ROTATE``). Positions stay dense."""
+        walk rotates entries one by one, oldest first (``LRU_ROTATE``). Positions stay dense.
+        ``mask`` may also be flat chunk indices sorted by host, taken in their given order."""
         st = self.state
-        idx = np.flatnonzero(mask)
+        idx = mask if mask.dtype != bool else np.flatnonzero(mask)
         rows = idx // st.lru_seq.shape[1]
         seq = st.lru_seq.reshape(-1)
         if keep_order:

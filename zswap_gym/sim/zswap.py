@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .lru import ChunkLayout, count_per_memcg, rank_in_block, select_in_order
+from .lru import count_per_memcg, rank_in_block
 from .state import Loc
 from .units import PAGE_SIZE
 
@@ -137,35 +137,48 @@ def zswap_writeback_walk(
     skipped. Returns chunks written back per (H, M).
     """
     st, lay, pages = sim.state, sim.layout, sim.cfg.host.chunk_pages
-    owner = lay.owner
-    entries = st.loc == Loc.ZSWAP
+    h, c = st.loc.shape
+    keys = lay.memcg_keys(h)
+    # The walk works on the compacted list of entries, sorted into each memcg's LRU order.
+    idx = np.flatnonzero(st.loc == Loc.ZSWAP)
     if not st.zswap_writeback.all():
-        entries &= st.zswap_writeback[:, owner]
+        idx = idx[st.zswap_writeback.reshape(-1)[keys[idx]]]
     if min_age_s is not None:
-        entries &= (sim.now_f32 - st.zswap_store_s) >= min_age_s[:, owner]
+        age = sim.now_f32[idx // c, 0] - st.zswap_store_s.reshape(-1)[idx]
+        idx = idx[age >= min_age_s.reshape(-1)[keys[idx]]]
+    group = keys[idx]
+    sort = np.lexsort((st.lru_seq.reshape(-1)[idx], group))
+    idx, group = idx[sort], group[sort]
+    rank = np.arange(idx.size) - np.searchsorted(group, group, side="left")  # 0 = LRU head
+    referenced = st.referenced.reshape(-1)[idx]
+    groups = h * lay.num_memcgs
     if visit_budget is not None:
-        available = count_per_memcg(entries, lay)
+        available = np.bincount(group, minlength=groups).reshape(h, -1)
         budget = sim.round_chunks(np.minimum(visit_budget, available), f"round_writeback_{source}")
-        visited = select_in_order(entries, st.lru_seq, budget, lay)
-        written = visited & ~st.referenced
-        rotated = visited & st.referenced
+        visited = rank < budget.reshape(-1)[group]
+        written = visited & ~referenced
+        rotated = visited & referenced
     else:
         assert write_target is not None
-        target = sim.round_chunks(write_target, f"round_writeback_{source}")
-        written = select_in_order(entries & ~st.referenced, st.lru_seq, target, lay)
+        target = sim.round_chunks(write_target, f"round_writeback_{source}").reshape(-1)
+        unreferenced = ~referenced
+        running = np.cumsum(unreferenced)
+        start = np.searchsorted(group, group, side="left")
+        written = unreferenced & (running - (running[start] - unreferenced[start]) <= target[group])
         # The walk passed over every referenced entry older than where it stopped; a short walk
         # went over the whole list.
-        stop = _max_per_memcg(np.where(written, st.lru_seq, -np.inf), lay)
-        short = count_per_memcg(written, lay) < target
-        stop = np.where(short, np.inf, stop)
-        rotated = entries & st.referenced & (st.lru_seq < stop[:, owner])
+        stop = np.full(groups, -1)
+        np.maximum.at(stop, group[written], rank[written])
+        short = np.bincount(group[written], minlength=groups) < target
+        rotated = referenced & ((rank < stop[group]) | short[group])
     if rotated.any():
-        st.referenced[rotated] = False
-        sim.lru_push_tail(rotated, keep_order=True)  # LRU_ROTATE: behind every entry not yet visited
-    n_written = count_per_memcg(written, lay)
+        st.referenced.reshape(-1)[idx[rotated]] = False
+        sim.lru_push_tail(idx[rotated])  # LRU_ROTATE, in walk order: behind every entry not yet visited
+    n_written = np.bincount(group[written], minlength=groups).reshape(h, -1).astype(np.float64)
     if written.any():
-        sim.set_loc(written, Loc.WRITEBACK)
-        sim.lru_push_tail(written)  # write queue order (FIFO completion)
+        written_idx = np.sort(idx[written])
+        sim.set_loc(written_idx, Loc.WRITEBACK)
+        sim.lru_push_tail(written_idx)  # write queue order (FIFO completion)
         st.counters["zswpwb"] += n_written * pages
         st.counters["pswpout"] += n_written * pages
         st.counters["cpu_decompress_s"] += n_written * pages * sim.cfg.host.compressor.decompress_us_per_page * 1e-6
@@ -252,11 +265,3 @@ def _water_fill(capacity: np.ndarray, total: np.ndarray) -> np.ndarray:
     level = np.take_along_axis(level_candidates, k[:, None], 1)
     return np.minimum(capacity, np.maximum(level, 0.0))
 
-
-def _max_per_memcg(values: np.ndarray, layout: ChunkLayout) -> np.ndarray:
-    """Maximum of (H, C) ``values`` within each memcg's block, (H, M); -inf for empty blocks."""
-    out = np.full((values.shape[0], layout.num_memcgs), -np.inf)
-    nonempty = layout.block_len > 0
-    starts = layout.block_start[nonempty]
-    out[:, nonempty] = np.maximum.reduceat(values, starts, axis=1)
-    return out
