@@ -15,6 +15,7 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _S40, _LOW24 = np.uint64(40), np.uint64((1 << 24) - 1)
+_ONE = np.uint64(1)
 _TO_UNIT24 = np.float32(1.0 / (1 << 24))
 
 
@@ -77,25 +78,30 @@ class CounterRNG:
     def __init__(self, keys: np.ndarray) -> None:
         self.keys = np.asarray(keys, dtype=np.uint64)
         h = self.keys.shape[0]
-        self.step_index = np.zeros(h, dtype=np.int64)
-        self.invocations = np.zeros((h, len(SITES)), dtype=np.int64)
+        self.invocations = np.zeros((h, len(SITES)), dtype=np.uint64)
         self._column_salt: dict[int, np.ndarray] = {}
+        self.begin_step(np.zeros(h, dtype=np.int64))
 
     def begin_step(self, step_index: np.ndarray) -> None:
         """Start counting draws for the step each host is about to take."""
         self.step_index = np.asarray(step_index, dtype=np.int64).copy()
         self.invocations[:] = 0
+        self.refresh_base()
+
+    def refresh_base(self) -> None:
+        """Recompute, per host and site, the counter of its first draw this step (step + 1, site, 0)
+        after ``step_index`` changed."""
+        base = (self.step_index + 1).astype(np.uint64) * _STEP_STRIDE
+        self._site_base = base[:, None] + np.arange(len(SITES), dtype=np.uint64)[None, :] * _SITE_STRIDE
 
     def _counters(self, site: str, active: np.ndarray | None) -> np.ndarray:
         j = _SITE_INDEX[site]
         inv = self.invocations[:, j]
-        counter = (
-            (self.step_index + 1).astype(np.uint64) * _STEP_STRIDE + np.uint64(j) * _SITE_STRIDE + inv.astype(np.uint64)
-        )
+        counter = self._site_base[:, j] + inv
         if active is None:
-            inv += 1
+            inv += _ONE
         else:
-            inv += np.asarray(active, dtype=np.int64)
+            inv += active
         return counter
 
     def _salt(self, n: int) -> np.ndarray:
@@ -141,8 +147,8 @@ class CounterRNG:
     def set_state(self, state: dict[str, np.ndarray]) -> None:
         self.keys = state["keys"].copy()
         self._column_salt.clear()
-        self.step_index = state["step_index"].copy()
-        self.invocations = state["invocations"].copy()
+        self.begin_step(state["step_index"])
+        self.invocations = state["invocations"].astype(np.uint64)
 
 
 def uniform_pair_at(

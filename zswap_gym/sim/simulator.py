@@ -191,6 +191,7 @@ class Simulator:
         self.rng._column_salt.clear()
         self.rng.step_index[mask] = rng.step_index[mask]
         self.rng.invocations[mask] = rng.invocations[mask]
+        self.rng.refresh_base()
         before = self._counters_at_step_start
         self._after_state_change()
         before[:, mask] = self._counters_at_step_start[:, mask]
@@ -422,14 +423,15 @@ class Simulator:
     def round_chunks(self, chunks: np.ndarray, site: str) -> np.ndarray:
         """Stochastic rounding of (H, M) — or (H,) — chunk amounts, so small requests are honoured
         on average whatever the chunk size. ``site`` names the caller's random stream."""
-        x = np.asarray(chunks, dtype=np.float64)
-        # Requests beyond any host's size are capped so the integer cast cannot overflow.
-        x = np.where(np.isfinite(x) & (x > 0), np.minimum(x, 2.0**52), 0.0)
+        # Callers pass finite amounts (requests are checked on the way in); amounts beyond any
+        # host's size are capped so the integer cast cannot overflow.
+        x = np.clip(chunks, 0.0, 2.0**52)
         if x.ndim == 1:
             u = self.rng.uniform(1, site, active=x > 0)[:, 0]
         else:
             u = self.rng.uniform(x.shape[1], site, active=(x > 0).any(axis=1))
-        return np.floor(x + u).astype(np.int64)
+        x += u
+        return np.floor(x, out=x).astype(np.int64)
 
     def lru_push_tail(self, mask: np.ndarray, keep_order: bool = False) -> None:
         """Put the chunks in ``mask`` at the young end of their list (zswap LRU or write queue):
@@ -520,7 +522,6 @@ class Simulator:
         """
         st, lay, host = self.state, self.layout, self.cfg.host
         pages = host.chunk_pages
-        owner = lay.owner
         g = self.gauges()
         target = np.minimum(target_chunks, g.resident_pages / pages)
         slot_room = np.floor(np.maximum(st.swap_max / PAGE_SIZE - g.swap_slot_pages, 0.0) / pages)
@@ -534,24 +535,29 @@ class Simulator:
         lru_before = g.resident_pages
         eligible = st.loc == Loc.RESIDENT
         bins = age_bins(self.now_f32 - st.last_access_s)
-        selected = select_oldest(eligible, bins, target, lay)
-        zero = selected & (st.compressed_bytes == 0)
-        rejected = zswap_store(self, selected & ~zero)
-        to_disk = rejected & st.zswap_writeback[:, owner]
-        kept = rejected & ~to_disk
-        if zero.any():
+        selected = np.flatnonzero(select_oldest(eligible, bins, target, lay))
+        is_zero = st.compressed_bytes.reshape(-1)[selected] == 0
+        zero = selected[is_zero]
+        rejected = zswap_store(self, selected[~is_zero])
+        keys = lay.memcg_keys(self.num_hosts)
+        may_write = st.zswap_writeback.reshape(-1)[keys[rejected]]
+        to_disk, kept = rejected[may_write], rejected[~may_write]
+        groups = self.num_hosts * self.num_memcgs
+        if zero.size:
             self.set_loc(zero, Loc.SWAP_ZERO)
-            st.counters["swpout_zero"] += count_per_memcg(zero, lay) * pages
-        if to_disk.any():
+            st.counters["swpout_zero"] += (
+                np.bincount(keys[zero], minlength=groups).reshape(st.memory_high.shape) * pages
+            )
+        if to_disk.size:
             self.set_loc(to_disk, Loc.WRITEBACK)
             self.lru_push_tail(to_disk)  # write queue order
-            n_disk = count_per_memcg(to_disk, lay) * pages
+            n_disk = np.bincount(keys[to_disk], minlength=groups).reshape(st.memory_high.shape) * pages
             st.counters["pswpout"] += n_disk
             self.submit_writes(n_disk.sum(axis=1))
-        if kept.any():
-            self.stamp_now(st.last_access_s, kept)  # AOP_WRITEPAGE_ACTIVATE: back to the active list
-        scanned = count_per_memcg(selected, lay)
-        reclaimed = scanned - count_per_memcg(kept, lay)
+        if kept.size:  # AOP_WRITEPAGE_ACTIVATE: back to the active list
+            st.last_access_s.reshape(-1)[kept] = self.now_f32[kept // lay.num_chunks, 0]
+        scanned = np.bincount(keys[selected], minlength=groups).reshape(st.memory_high.shape).astype(np.float64)
+        reclaimed = scanned - np.bincount(keys[kept], minlength=groups).reshape(st.memory_high.shape)
         st.counters["cpu_reclaim_s"] += scanned * pages * host.reclaim_us_per_page * 1e-6
         st.counters["pgscan"] += scanned * pages
         st.counters["pgsteal"] += reclaimed * pages

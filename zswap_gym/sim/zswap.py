@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .lru import count_per_memcg, rank_in_block
 from .state import Loc
 from .units import PAGE_SIZE
 
@@ -28,53 +27,54 @@ WRITEBACK_SOURCES = ("proactive", "memcg_limit", "shrinker", "pool_limit")
 
 
 def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
-    """``zswap_store()`` for every chunk in ``candidates`` (resident, not zero-filled), in LRU order.
+    """``zswap_store()`` for the chunks ``candidates`` (flat chunk indices, ascending: resident, not
+    zero-filled), storing each memcg's chunks in slot order.
 
     Checks, as the kernel does before compressing: the memcg's ``memory.zswap.max``
     (``obj_cgroup_may_zswap()``, with a forced stats flush per store when the limit is neither 0 nor
     max; when over, ``shrink_memcg()`` writes back at most one entry per node and the store goes on,
     or is rejected if nothing could be written back), then the global pool limit with its accept
     threshold hysteresis (``zswap_check_limits()``). Incompressible pages are stored as-is when the
-    memcg may write back, rejected otherwise. Returns the rejected chunks (H, C); accepted ones are
-    now ``ZSWAP`` with their referenced bit set.
+    memcg may write back, rejected otherwise. Returns the rejected chunks (flat indices); accepted
+    ones are now ``ZSWAP`` with their referenced bit set.
     """
     st, cfg, lay = sim.state, sim.cfg.host, sim.layout
     pages = cfg.chunk_pages
-    owner = lay.owner
-    if not cfg.zswap.enabled:
-        return candidates.copy()
-    writeback_ok = st.zswap_writeback[:, owner]
-    incompressible = st.compressed_bytes >= PAGE_SIZE
+    h = st.loc.shape[0]
+    groups = h * lay.num_memcgs
+    if not cfg.zswap.enabled or candidates.size == 0:
+        return candidates
+    group = lay.memcg_keys(h)[candidates]  # ascending: each memcg's stores are contiguous
+    first = np.searchsorted(group, group, side="left")
+    compressed = st.compressed_bytes.reshape(-1)[candidates]
+    incompressible = compressed >= PAGE_SIZE
     # Incompressible data costs a compression attempt whatever happens next.
-    compress_tried = candidates & incompressible
-    rejected = candidates & incompressible & ~writeback_ok
-    attempt = candidates & ~rejected
+    compress_tried = incompressible
+    rejected = incompressible & ~st.zswap_writeback.reshape(-1)[group]
+    attempt = ~rejected
 
-    limit = st.zswap_max
+    limit = st.zswap_max.reshape(-1)
     limited = np.isfinite(limit)
-    if limited.any():
+    if limited[group].any():
         # obj_cgroup_may_zswap(): force-flush stats on every store when 0 < max < "max".
         flushing = limited & (limit > 0)
-        if flushing.any():
-            stores = count_per_memcg(candidates, lay)
-            st.counters["cpu_flush_s"] += stores * pages * cfg.zswap.stats_flush_us * 1e-6 * flushing
-        charge = st.compressed_bytes * pages
-        charged_now = sim.gauges().zswap_bytes
-        running = rank_in_block(attempt, lay, weights=charge)
-        before = running - charge
+        stores = np.bincount(group, minlength=groups)
+        flush_s = stores.reshape(h, -1) * pages * cfg.zswap.stats_flush_us * 1e-6
+        st.counters["cpu_flush_s"] += flush_s * flushing.reshape(h, -1)
+        charge = compressed * pages
+        before = _running_in_group(np.where(attempt, charge, 0.0), first) - charge
         # The check is "usage < max" before the store: the store that crosses the limit goes in.
-        under = attempt & (charged_now[:, owner] + before < limit[:, owner])
+        under = attempt & (sim.gauges().zswap_bytes.reshape(-1)[group] + before < limit[group])
         over = attempt & ~under
-        n_over = count_per_memcg(over, lay)
+        n_over = np.bincount(group[over], minlength=groups)
         if n_over.any():
             # shrink_memcg(): one entry per node per over-limit store, second chance applies;
             # nothing written back (or writeback disabled) means the store is rejected.
-            visits = n_over * cfg.nr_nodes * st.zswap_writeback
+            visits = n_over.reshape(h, -1) * cfg.nr_nodes * st.zswap_writeback
             written = zswap_writeback_walk(sim, visit_budget=visits, source="memcg_limit")
-            satisfied = np.minimum(n_over, np.ceil(written / cfg.nr_nodes))
-            over_rank = rank_in_block(over, lay)
-            over_ok = over & (over_rank <= satisfied[:, owner])
-            rejected |= over & ~over_ok
+            satisfied = np.minimum(n_over, np.ceil(written.reshape(-1) / cfg.nr_nodes))
+            over_ok = over & (_running_in_group(over, first) <= satisfied[group])
+            rejected = rejected | (over & ~over_ok)
             attempt = under | over_ok
 
     # zswap_check_limits(): global pool limit with hysteresis.
@@ -83,38 +83,42 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
     pool_now = sim.gauges().pool_bytes_host
     st.pool_reached_full &= ~(pool_now <= accept_below)
     st.pool_reached_full |= pool_now >= max_pool
-    pool_cost = st.zpool_bytes * pages
-    new_bytes = count_per_memcg(attempt, lay, weights=pool_cost)
-    new_total = new_bytes.sum(axis=1)
+    pool_cost = st.zpool_bytes.reshape(-1)[candidates] * pages
+    new_bytes = np.bincount(group[attempt], weights=pool_cost[attempt], minlength=groups)
+    new_total = new_bytes.reshape(h, -1).sum(axis=1)
     room = np.where(st.pool_reached_full, 0.0, np.maximum(max_pool - pool_now, 0.0))
     share = np.where(new_total > 0, np.minimum(room / np.maximum(new_total, 1.0), 1.0), 1.0)
     if (share < 1.0).any():
         # Concurrent stores from several memcgs interleave: each memcg gets the same share of the
         # remaining room; a store is admitted while the pool (as it saw it) was under the limit.
-        running = rank_in_block(attempt, lay, weights=pool_cost)
-        before = running - pool_cost
-        fits = attempt & (before < (share[:, None] * new_bytes)[:, owner])
+        before = _running_in_group(np.where(attempt, pool_cost, 0.0), first) - pool_cost
+        fits = attempt & (before < np.repeat(share, lay.num_memcgs)[group] * new_bytes[group])
         newly_rejected = attempt & ~fits
-        rejected |= newly_rejected
+        rejected = rejected | newly_rejected
         attempt = fits
-        st.pool_reached_full |= newly_rejected.any(axis=1)
+        st.pool_reached_full |= np.bincount(candidates[newly_rejected] // st.loc.shape[1], minlength=h) > 0
 
     # Compression happens for everything admitted by the limits (and incompressible attempts).
-    compress_tried |= attempt
-    st.counters["cpu_compress_s"] += (
-        count_per_memcg(compress_tried, lay) * pages * cfg.compressor.compress_us_per_page * 1e-6
-    )
-    stored = attempt
-    if stored.any():
+    tried = np.bincount(group[compress_tried | attempt], minlength=groups).reshape(h, -1)
+    st.counters["cpu_compress_s"] += tried * pages * cfg.compressor.compress_us_per_page * 1e-6
+    if attempt.any():
+        stored = candidates[attempt]
         sim.set_loc(stored, Loc.ZSWAP)
-        sim.stamp_now(st.zswap_store_s, stored)
+        st.zswap_store_s.reshape(-1)[stored] = sim.now_f32[stored // st.loc.shape[1], 0]
         sim.lru_push_tail(stored)  # list_lru_add(): the young end
         # New entries start referenced: the first writeback pass rotates them (second chance).
-        st.referenced[stored] = True
-        st.counters["zswpout"] += count_per_memcg(stored, lay) * pages
-        pool_after = pool_now + count_per_memcg(stored, lay, weights=pool_cost).sum(axis=1)
-        st.pool_reached_full |= pool_after >= max_pool
-    return rejected
+        st.referenced.reshape(-1)[stored] = True
+        st.counters["zswpout"] += np.bincount(group[attempt], minlength=groups).reshape(h, -1) * pages
+        added = np.bincount(group[attempt], weights=pool_cost[attempt], minlength=groups)
+        st.pool_reached_full |= pool_now + added.reshape(h, -1).sum(axis=1) >= max_pool
+    return candidates[rejected]
+
+
+def _running_in_group(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Inclusive running sum of ``values`` within each run of equal groups; ``first`` gives each
+    element's group start (``searchsorted(group, group, "left")`` on sorted groups)."""
+    running = np.cumsum(values, dtype=np.float64)
+    return running - (running[first] - values[first])
 
 
 def zswap_writeback_walk(
@@ -264,4 +268,3 @@ def _water_fill(capacity: np.ndarray, total: np.ndarray) -> np.ndarray:
     k = np.where(feasible.any(axis=1), np.argmax(feasible, axis=1), m - 1)
     level = np.take_along_axis(level_candidates, k[:, None], 1)
     return np.minimum(capacity, np.maximum(level, 0.0))
-
