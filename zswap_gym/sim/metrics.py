@@ -6,6 +6,7 @@ are bytes, times are seconds unless the name ends in ``_us``. No wall-clock time
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields
 
@@ -31,6 +32,14 @@ def _normal_cdf(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.sign(x) * erf)
 
 
+@functools.lru_cache(maxsize=64)
+def _tier_cdf(mean_us: float) -> np.ndarray:
+    """CDF on the grid of one tier's log-normal latency with mean ``mean_us`` (cached: the zswap
+    and zero-page tiers have fixed means)."""
+    mu = math.log(max(mean_us, 1e-3)) - 0.5 * LATENCY_SIGMA**2
+    return _normal_cdf((_LOG_GRID - mu) / LATENCY_SIGMA)
+
+
 def refault_latency_quantile(weights: np.ndarray, tier_means_us: np.ndarray, q: float) -> np.ndarray:
     """Quantile ``q`` (us) of a mixture of log-normal tiers, per (host, memcg).
 
@@ -38,13 +47,19 @@ def refault_latency_quantile(weights: np.ndarray, tier_means_us: np.ndarray, q: 
     host's mean latency per tier. Zero where there were no refaults. The grid is log-spaced from
     0.5 us to 2 s (160 points), so the result is one of its points.
     """
-    mu = np.log(np.maximum(tier_means_us, 1e-3)) - 0.5 * LATENCY_SIGMA**2  # (H, T)
-    tier_cdf = _normal_cdf((_LOG_GRID[None, None, :] - mu[..., None]) / LATENCY_SIGMA)  # (H, T, G)
     total = weights.sum(axis=-1)
     share = weights / np.maximum(total, 1e-300)[..., None]
-    cdf = share[..., 0, None] * tier_cdf[:, None, 0]
-    for t in range(1, weights.shape[-1]):  # the 3 tiers
-        cdf += share[..., t, None] * tier_cdf[:, None, t]
+    cdf = np.zeros(weights.shape[:-1] + _GRID_US.shape)
+    for t in range(weights.shape[-1]):  # the 3 tiers
+        if not weights[..., t].any():
+            continue
+        means = tier_means_us[:, t]
+        if (means == means[0]).all():  # one mean for every host: a cached CDF
+            tier = _tier_cdf(float(means[0]))[None, None, :]
+        else:
+            mu = np.log(np.maximum(means, 1e-3)) - 0.5 * LATENCY_SIGMA**2
+            tier = _normal_cdf((_LOG_GRID[None, :] - mu[:, None]) / LATENCY_SIGMA)[:, None, :]
+        cdf += share[..., t, None] * tier
     idx = np.argmax(cdf >= q, axis=-1)
     return np.where(total > 0, _GRID_US[idx], 0.0)
 

@@ -12,6 +12,7 @@ window; taking stalls of different tasks as independent, ``some = 1 - (1 - f)^n`
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -39,13 +40,20 @@ def decay_factors(period_s: float = PSI_PERIOD_S) -> np.ndarray:
     return np.array([math.exp(-period_s / w) for w in PSI_WINDOWS_S])
 
 
+@functools.lru_cache(maxsize=16)
+def _folding(period_s: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(decay**k, W)`` such that folding k samples one by one equals ``avg * decay**k + s @ W``."""
+    decay = decay_factors(period_s)
+    weights = (1.0 - decay)[None, :] * decay[None, :] ** np.arange(k - 1, -1, -1)[:, None]
+    return decay**k, weights
+
+
 def update_averages(avgs: np.ndarray, sample_pct: np.ndarray, period_s: float = PSI_PERIOD_S) -> np.ndarray:
     """Fold samples into the running averages, one period at a time.
 
     ``avgs`` (..., 3) percent; ``sample_pct`` (..., K) one percentage per period, in time order.
-    Returns the new averages (the kernel's ``calc_avgs()``, without its fixed-point rounding).
+    Returns the new averages (the kernel's ``calc_avgs()``, without its fixed-point rounding),
+    folded in closed form: ``avg * e**K + sum_k sample_k * (1 - e) * e**(K-1-k)``.
     """
-    decay = decay_factors(period_s)
-    k = sample_pct.shape[-1]
-    weights = (1.0 - decay)[None, :] * decay[None, :] ** np.arange(k - 1, -1, -1)[:, None]
-    return avgs * decay**k + sample_pct @ weights
+    carry, weights = _folding(float(period_s), sample_pct.shape[-1])
+    return avgs * carry + sample_pct @ weights
