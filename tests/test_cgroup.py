@@ -211,7 +211,7 @@ def test_rejected_writes_leave_the_simulation_state_unchanged(sim, fs):
     fs.write("web/memory.reclaim", "64M")  # a state with zswap entries, counters, referenced bits
     sim.step()
     before = sim.get_state()
-    gauges_before = dataclasses.asdict(sim.gauges())
+    gauges_before = sim.gauges().as_dict()
     for name, bad in BAD_WRITES:
         with pytest.raises(CgroupWriteError):
             fs.write(f"web/{name}", bad)
@@ -222,7 +222,7 @@ def test_rejected_writes_leave_the_simulation_state_unchanged(sim, fs):
         with pytest.raises(FileNotFoundError):
             fs.write(path, "1G")
     assert_states_equal(before, sim.get_state())
-    after = dataclasses.asdict(sim.gauges())
+    after = sim.gauges().as_dict()
     assert all(np.array_equal(gauges_before[k], after[k]) for k in gauges_before)
 
 

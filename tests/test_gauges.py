@@ -24,8 +24,8 @@ def test_incremental_gauges_equal_a_full_recount_after_every_step() -> None:
         reclaim = g.memory_current * rng.uniform(0, 0.03, size=g.memory_current.shape)
         writeback = g.zswap_pages * 4096 * rng.uniform(0, 0.2, size=g.memory_current.shape)
         sim.step(reclaim_bytes=reclaim, writeback_bytes=writeback)
-        kept = dataclasses.asdict(sim.gauges())
+        kept = sim.gauges().as_dict()
         sim.invalidate_gauges()
-        recount = dataclasses.asdict(sim.gauges())
+        recount = sim.gauges().as_dict()
         for name, value in kept.items():
             np.testing.assert_allclose(value, recount[name], rtol=1e-12, atol=1e-6, err_msg=name)

@@ -20,13 +20,14 @@ request; the cgroup file interface (:mod:`zswap_gym.cgroup`) calls them for one 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 import numpy as np
 
-from .config import ScenarioConfig
+from .config import HostConfig, ScenarioConfig
 from .lru import ChunkLayout, age_bins, count_per_memcg, select_in_order, select_oldest
 from .memcg_limits import MEMCG_CHARGE_BATCH, high_throttle_sleep_s
 from .metrics import STALL_SOURCES, StepMetrics, refault_latency_quantile
@@ -60,23 +61,71 @@ MAX_RECLAIM_RETRIES = 16
 SCHEDULE_BLOCK = 512
 
 
-@dataclass
 class Gauges:
-    """Point-in-time sizes derived from the chunk arrays, (H, M) pages or bytes; (H,) for host_*."""
+    """Point-in-time sizes derived from the chunk arrays, (H, M) pages or bytes; (H,) for host_*.
 
-    resident_pages: np.ndarray
-    zswap_pages: np.ndarray
-    swap_pages: np.ndarray
-    zero_pages: np.ndarray
-    writeback_pages: np.ndarray
-    footprint_pages: np.ndarray
-    zswap_bytes: np.ndarray
-    zpool_bytes: np.ndarray
-    memory_current: np.ndarray
-    swap_slot_pages: np.ndarray
-    dram_bytes: np.ndarray
-    pool_bytes_host: np.ndarray
-    dram_used_host: np.ndarray
+    Each field is computed on first use (most callers read one or two of them).
+    """
+
+    FIELDS = (
+        "resident_pages",
+        "zswap_pages",
+        "swap_pages",
+        "zero_pages",
+        "writeback_pages",
+        "footprint_pages",
+        "zswap_bytes",
+        "zpool_bytes",
+        "memory_current",
+        "swap_slot_pages",
+        "dram_bytes",
+        "pool_bytes_host",
+        "dram_used_host",
+    )
+
+    def __init__(self, counts: np.ndarray, zswap_bytes: np.ndarray, zpool_bytes: np.ndarray, host: HostConfig):
+        self._counts = counts  # (H, M, Loc.COUNT) pages per location
+        self.zswap_bytes = zswap_bytes
+        self.zpool_bytes = zpool_bytes
+        self._host = host
+
+    resident_pages = functools.cached_property(lambda self: self._counts[..., Loc.RESIDENT])
+    zswap_pages = functools.cached_property(lambda self: self._counts[..., Loc.ZSWAP])
+    swap_pages = functools.cached_property(lambda self: self._counts[..., Loc.SWAP])
+    zero_pages = functools.cached_property(lambda self: self._counts[..., Loc.SWAP_ZERO])
+    writeback_pages = functools.cached_property(lambda self: self._counts[..., Loc.WRITEBACK])
+
+    @functools.cached_property
+    def footprint_pages(self) -> np.ndarray:
+        return self.resident_pages + self.zswap_pages + self.swap_pages + self.zero_pages + self.writeback_pages
+
+    @functools.cached_property
+    def _in_dram(self) -> np.ndarray:
+        return (self.resident_pages + self.writeback_pages) * PAGE_SIZE
+
+    @functools.cached_property
+    def memory_current(self) -> np.ndarray:
+        return self._in_dram + self.zswap_bytes
+
+    @functools.cached_property
+    def swap_slot_pages(self) -> np.ndarray:
+        return self.zswap_pages + self.swap_pages + self.zero_pages + self.writeback_pages
+
+    @functools.cached_property
+    def dram_bytes(self) -> np.ndarray:
+        metadata = self.zswap_pages * self._host.zswap.entry_metadata_bytes
+        return self._in_dram + self.zpool_bytes + metadata
+
+    @functools.cached_property
+    def pool_bytes_host(self) -> np.ndarray:
+        return self.zpool_bytes.sum(axis=1)
+
+    @functools.cached_property
+    def dram_used_host(self) -> np.ndarray:
+        return self.dram_bytes.sum(axis=1) + self._host.other_used_bytes
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in self.FIELDS}
 
 
 class StepAccumulator:
@@ -393,31 +442,7 @@ class Simulator:
             self._agg = (np.bincount(keys, minlength=n), zb[:, Loc.ZSWAP].copy(), zp[:, Loc.ZSWAP].copy())
         cnt, zb, zp = self._agg
         counts = cnt.reshape(h, m, Loc.COUNT) * float(pages)
-        zswap_bytes = zb.reshape(h, m) * pages
-        zpool_bytes = zp.reshape(h, m) * pages
-        resident = counts[..., Loc.RESIDENT]
-        zswap = counts[..., Loc.ZSWAP]
-        swap = counts[..., Loc.SWAP]
-        zero = counts[..., Loc.SWAP_ZERO]
-        writeback = counts[..., Loc.WRITEBACK]
-        in_dram = (resident + writeback) * PAGE_SIZE
-        metadata = zswap * self.cfg.host.zswap.entry_metadata_bytes
-        dram = in_dram + zpool_bytes + metadata
-        self._gauges = Gauges(
-            resident_pages=resident,
-            zswap_pages=zswap,
-            swap_pages=swap,
-            zero_pages=zero,
-            writeback_pages=writeback,
-            footprint_pages=resident + zswap + swap + zero + writeback,
-            zswap_bytes=zswap_bytes,
-            zpool_bytes=zpool_bytes,
-            memory_current=in_dram + zswap_bytes,
-            swap_slot_pages=zswap + swap + zero + writeback,
-            dram_bytes=dram,
-            pool_bytes_host=zpool_bytes.sum(axis=1),
-            dram_used_host=dram.sum(axis=1) + self.cfg.host.other_used_bytes,
-        )
+        self._gauges = Gauges(counts, zb.reshape(h, m) * pages, zp.reshape(h, m) * pages, self.cfg.host)
         return self._gauges
 
     def round_chunks(self, chunks: np.ndarray, site: str) -> np.ndarray:
