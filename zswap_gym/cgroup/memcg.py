@@ -30,7 +30,8 @@ reclaim (and OOM) runs at the end of the current interval.
 
 Chunk granularity. The simulator moves memory in chunks of ``chunk_pages`` pages. A request that is
 not a whole number of chunks is rounded to one of its two neighbouring whole numbers of chunks by the
-simulator's stochastic rounding (so amounts are honoured on average), and the write counts as short
+simulator's rounding, which carries the remainder into the next request (so amounts are honoured
+on average), and the write counts as short
 (``-EAGAIN``, :class:`~.errors.ReclaimShortError`) only if the simulator did less than that rounded
 target. A short write therefore always did less than asked, and a write that did less than asked
 only by rounding succeeds, as the kernel's own batching makes it reclaim a little more or less than
@@ -252,8 +253,8 @@ class Memcg:
         return request
 
     def _chunk_target(self, nbytes: float, site: str) -> int:
-        """``nbytes`` rounded to whole chunks as the simulator rounds (stochastically, from the
-        random stream ``site``), in bytes."""
+        """``nbytes`` rounded to whole chunks as the simulator rounds (carrying the remainder of the
+        rounding ``site``), in bytes."""
         chunk = self.sim.cfg.host.chunk_bytes
         if nbytes % chunk == 0:
             return int(nbytes)

@@ -155,8 +155,3 @@ def select_in_order(
     rank = np.arange(group.size) - np.searchsorted(group, group, side="left")
     selected[idx[sort[rank < target[group]]]] = True
     return selected.reshape(h, c)
-
-
-def stochastic_round(x: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Round ``x`` >= 0 down or up with the probability that keeps the expectation (int64)."""
-    return np.floor(x + u).astype(np.int64)

@@ -52,12 +52,6 @@ SITES = (
     "shift_pick",
     "shift_rate",
     "access",
-    "round_reclaim",
-    "round_writeback_proactive",
-    "round_writeback_memcg_limit",
-    "round_writeback_shrinker",
-    "round_writeback_pool_limit",
-    "round_device",
 )
 """Every place the simulator draws random numbers. A draw's numbers depend on the host's key, its
 step index, the site, and how many times *that host* took part in that site during the step, so

@@ -33,7 +33,7 @@ from .memcg_limits import MEMCG_CHARGE_BATCH, high_throttle_sleep_s
 from .metrics import STALL_SOURCES, StepMetrics, refault_latency_quantile
 from .psi import stall_shares, update_averages
 from .rng import CounterRNG, host_key, host_keys
-from .state import COUNTER_NAMES, Loc, SimState
+from .state import COUNTER_NAMES, ROUNDING_SITES, Loc, SimState
 from .swapdev import serve_step
 from .units import PAGE_SIZE
 from .workload import (
@@ -56,6 +56,7 @@ _KNOB_FIELD = {
     "memory.zswap.writeback": "zswap_writeback",
 }
 RECLAIM_SOURCES = ("proactive", "kswapd", "direct")
+_ROUNDING_INDEX = {name: i for i, name in enumerate(ROUNDING_SITES)}
 MAX_RECLAIM_RETRIES = 16
 """``MAX_RECLAIM_RETRIES``: reclaim attempts before the kernel gives up (OOM or -EAGAIN)."""
 SCHEDULE_BLOCK = 512
@@ -294,6 +295,7 @@ class Simulator:
             device_backlog_pages=np.zeros(h),
             device_bytes_written=np.zeros(h),
             device_bytes_read=np.zeros(h),
+            rounding_residual=np.zeros((h, len(ROUNDING_SITES), m)),
             now_s=np.zeros(h),
             step_index=np.zeros(h, dtype=np.int64),
         )
@@ -446,17 +448,19 @@ class Simulator:
         return self._gauges
 
     def round_chunks(self, chunks: np.ndarray, site: str) -> np.ndarray:
-        """Stochastic rounding of (H, M) — or (H,) — chunk amounts, so small requests are honoured
-        on average whatever the chunk size. ``site`` names the caller's random stream."""
+        """Whole chunks for (H, M) — or (H,) — chunk amounts, by error diffusion: each (host, memcg,
+        ``site``) carries the fraction it rounded away into its next amount, so requests smaller
+        than a chunk are honoured exactly on average whatever the chunk size (and a whole amount
+        is never changed)."""
         # Callers pass finite amounts (requests are checked on the way in); amounts beyond any
         # host's size are capped so the integer cast cannot overflow.
         x = np.clip(chunks, 0.0, 2.0**52)
-        if x.ndim == 1:
-            u = self.rng.uniform(1, site, active=x > 0)[:, 0]
-        else:
-            u = self.rng.uniform(x.shape[1], site, active=(x > 0).any(axis=1))
-        x += u
-        return np.floor(x, out=x).astype(np.int64)
+        j = _ROUNDING_INDEX[site]
+        residual = self.state.rounding_residual[:, j, 0] if x.ndim == 1 else self.state.rounding_residual[:, j, :]
+        x += residual
+        whole = np.floor(x)
+        residual[...] = x - whole
+        return whole.astype(np.int64)
 
     def lru_push_tail(self, mask: np.ndarray, keep_order: bool = False) -> None:
         """Put the chunks in ``mask`` at the young end of their list (zswap LRU or write queue):

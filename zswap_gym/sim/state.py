@@ -32,6 +32,16 @@ class Loc:
     NAMES = ("absent", "resident", "zswap", "swap", "swap_zero", "writeback")
 
 
+ROUNDING_SITES = (
+    "round_reclaim",
+    "round_writeback_proactive",
+    "round_writeback_memcg_limit",
+    "round_writeback_shrinker",
+    "round_writeback_pool_limit",
+    "round_device",
+)
+"""Places that turn amounts into whole chunks; each carries its own rounding remainder."""
+
 COUNTER_NAMES = (
     # memory.stat event counters, in pages (cumulative, per memcg)
     "zswpout",
@@ -97,6 +107,7 @@ class SimState:
     device_backlog_pages: np.ndarray  # float64, writes queued on the swap device
     device_bytes_written: np.ndarray  # float64, cumulative (wear)
     device_bytes_read: np.ndarray  # float64, cumulative
+    rounding_residual: np.ndarray  # (H, ROUNDING_SITES, M) chunk fractions carried by round_chunks
     # Clock, per host (hosts of a batch may have been reset at different times)
     now_s: np.ndarray  # (H,) float64, seconds since the host's episode began
     step_index: np.ndarray  # (H,) int64, steps taken since the host's reset
