@@ -258,6 +258,7 @@ class Simulator:
         return np.array([host_key(s, 0) if u else 0 for s, u in zip(host_seeds, use, strict=True)], dtype=np.uint64)
 
     def _after_state_change(self) -> None:
+        self._bind_counters()
         self._gauges = None
         self._agg = None
         self.acc = StepAccumulator(self.num_hosts, self.num_memcgs, self.psi_windows)
@@ -602,9 +603,22 @@ class Simulator:
         zswap_shrinker_scan(self, reclaimed * pages, lru_before)
         return reclaimed
 
+    def _bind_counters(self) -> None:
+        """Make the counters views of one (len(COUNTER_NAMES), H, M) block, so a step's increments
+        are one subtraction. Counters are only ever updated in place (``+=``)."""
+        st = self.state
+        block = np.stack([st.counters[k] for k in COUNTER_NAMES])
+        st.counters = {name: block[i] for i, name in enumerate(COUNTER_NAMES)}
+        self._counter_block = block
+
+    def __setstate__(self, state: dict) -> None:
+        # Unpickled (or deep-copied) counters are separate arrays again: rebind them to one block.
+        self.__dict__.update(state)
+        self._bind_counters()
+
     def _stacked_counters(self) -> np.ndarray:
         """Every counter stacked, (len(COUNTER_NAMES), H, M) (a copy)."""
-        return np.stack([self.state.counters[k] for k in COUNTER_NAMES])
+        return self._counter_block.copy()
 
     def _cpu_total(self) -> np.ndarray:
         c = self.state.counters
@@ -730,6 +744,10 @@ class Simulator:
         """Each host's footprint (chunks), rate multiplier and shift fraction for its step, (H, M)."""
         blocks = step_index // SCHEDULE_BLOCK
         h, m = self.num_hosts, self.num_memcgs
+        table = self._schedule_cache.get(int(blocks[0]))
+        if table is not None and (blocks == blocks[0]).all():  # the usual case: one table for all hosts
+            i = step_index - blocks[0] * SCHEDULE_BLOCK
+            return table.size_chunks[i], table.rate_multiplier[i], table.shift_fraction[i]
         size, rate, shift = np.empty((h, m)), np.empty((h, m), dtype=np.float32), np.empty((h, m))
         for block in np.unique(blocks):  # hosts reset at different times may be in other blocks
             table = self._schedule_cache.get(int(block))
@@ -796,7 +814,7 @@ class Simulator:
         touched = (u1 < 1.0 - p_none) & (st.loc != Loc.ABSENT)
         since_last = -np.log(np.maximum(p_none + u2 * (1.0 - p_none), np.float32(1e-30))) / rate
         t_end = (t0 + host.step_s).astype(np.float32)[:, None]
-        np.copyto(st.last_access_s, t_end - since_last, where=touched)
+        np.putmask(st.last_access_s, touched, t_end - since_last)
         faults = touched & (st.loc != Loc.RESIDENT)
         if not faults.any():
             return
@@ -909,7 +927,8 @@ class Simulator:
         pages = host.chunk_pages
         refaults = acc.refault_pages
         zswap_us = host.page_fault_us + host.compressor.decompress_us_per_page
-        weights = np.stack([refaults["zswap"], refaults["swap"], refaults["zero"]], axis=-1)
+        weights = np.empty((*refaults["zswap"].shape, 3))
+        weights[..., 0], weights[..., 1], weights[..., 2] = refaults["zswap"], refaults["swap"], refaults["zero"]
         tier_means = np.empty((self.num_hosts, 3))
         tier_means[:, 0], tier_means[:, 1], tier_means[:, 2] = zswap_us, swapin_us, host.page_fault_us
         n_refaults = weights.sum(axis=-1)
