@@ -55,6 +55,11 @@ class ChunkLayout:
         return keys
 
 
+def flat_nonzero(mask: np.ndarray) -> np.ndarray:
+    """Flat indices of the true elements (``np.flatnonzero`` without its Python-level wrappers)."""
+    return mask.ravel().nonzero()[0]
+
+
 def age_bins(age_s: np.ndarray) -> np.ndarray:
     """Age bin (int8, same shape) of ages in seconds; negative ages count as 0."""
     bins = np.maximum(age_s, 0.0)
@@ -84,7 +89,7 @@ def count_per_memcg(mask: np.ndarray, layout: ChunkLayout, weights: np.ndarray |
     keys = layout.memcg_keys(h)
     if weights is None:
         return np.bincount(keys[mask.ravel()], minlength=h * m).reshape(h, m).astype(np.float64)
-    idx = np.flatnonzero(mask)
+    idx = flat_nonzero(mask)
     w = np.broadcast_to(weights, mask.shape).ravel()[idx]
     return np.bincount(keys[idx], weights=w, minlength=h * m).reshape(h, m)
 
@@ -110,7 +115,7 @@ def select_oldest(
     target = np.asarray(target_chunks, dtype=np.int64).reshape(h, groups)
     if not (target > 0).any():
         return np.zeros((h, c), dtype=bool)
-    idx = np.flatnonzero(eligible)
+    idx = flat_nonzero(eligible)
     k = idx // c if per_host else layout.memcg_keys(h)[idx]
     b = bins(idx) if callable(bins) else bins.ravel()[idx]
     counts = np.bincount(k * AGE_BINS + b, minlength=h * groups * AGE_BINS).reshape(h, groups, AGE_BINS)
@@ -128,7 +133,7 @@ def select_oldest(
     if order is not None and ei.size:
         sort = np.lexsort((order.ravel()[ei], eg))
         ei, eg = ei[sort], eg[sort]
-    first = np.searchsorted(eg, eg, side="left")
+    first = eg.searchsorted(eg, side="left")
     take = np.arange(1, eg.size + 1) - first <= need[eg]
     selected = np.zeros(h * c, dtype=bool)
     selected[ci[~is_edge]] = True
@@ -148,10 +153,10 @@ def select_in_order(
     selected = np.zeros(h * c, dtype=bool)
     if not (target > 0).any():
         return selected.reshape(h, c)
-    idx = np.flatnonzero(eligible)
+    idx = flat_nonzero(eligible)
     group = idx // c if per_host else layout.memcg_keys(h)[idx]
     sort = np.lexsort((order.ravel()[idx], group))
     group = group[sort]
-    rank = np.arange(group.size) - np.searchsorted(group, group, side="left")
+    rank = np.arange(group.size) - group.searchsorted(group, side="left")
     selected[idx[sort[rank < target[group]]]] = True
     return selected.reshape(h, c)

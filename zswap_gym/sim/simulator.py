@@ -28,7 +28,7 @@ from dataclasses import fields
 import numpy as np
 
 from .config import HostConfig, ScenarioConfig
-from .lru import ChunkLayout, age_bins, count_per_memcg, select_in_order, select_oldest
+from .lru import ChunkLayout, age_bins, count_per_memcg, flat_nonzero, select_in_order, select_oldest
 from .memcg_limits import MEMCG_CHARGE_BATCH, high_throttle_sleep_s
 from .metrics import STALL_SOURCES, StepMetrics, refault_latency_quantile
 from .psi import stall_shares, update_averages
@@ -410,7 +410,7 @@ class Simulator:
         if isinstance(sel, tuple):
             flat = sel[0] * st.loc.shape[1] + sel[1]
         elif sel.dtype == bool:
-            flat = np.flatnonzero(sel)
+            flat = flat_nonzero(sel)
         else:
             flat = sel  # flat chunk indices
         if flat.size == 0:
@@ -469,13 +469,13 @@ class Simulator:
         walk rotates entries one by one, oldest first (``LRU_ROTATE``). Positions stay dense.
         ``mask`` may also be flat chunk indices sorted by host, taken in their given order."""
         st = self.state
-        idx = mask if mask.dtype != bool else np.flatnonzero(mask)
+        idx = mask if mask.dtype != bool else flat_nonzero(mask)
         rows = idx // st.lru_seq.shape[1]
         seq = st.lru_seq.reshape(-1)
         if keep_order:
             order = np.lexsort((seq[idx], rows))
             idx, rows = idx[order], rows[order]
-        position = np.arange(1, idx.size + 1, dtype=np.float64) - np.searchsorted(rows, rows, side="left")
+        position = np.arange(1, idx.size + 1, dtype=np.float64) - rows.searchsorted(rows, side="left")
         seq[idx] = st.lru_tail[rows] + position
         st.lru_tail += np.bincount(rows, minlength=st.lru_tail.size)
 
@@ -565,7 +565,7 @@ class Simulator:
         lru_before = g.resident_pages
         eligible = st.loc == Loc.RESIDENT
         bins = age_bins(self.now_f32 - st.last_access_s)
-        selected = np.flatnonzero(select_oldest(eligible, bins, target, lay))
+        selected = flat_nonzero(select_oldest(eligible, bins, target, lay))
         is_zero = st.compressed_bytes.reshape(-1)[selected] == 0
         zero = selected[is_zero]
         rejected = zswap_store(self, selected[~is_zero])

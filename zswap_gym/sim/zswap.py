@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .lru import flat_nonzero
 from .state import Loc
 from .units import PAGE_SIZE
 
@@ -45,7 +46,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
     if not cfg.zswap.enabled or candidates.size == 0:
         return candidates
     group = lay.memcg_keys(h)[candidates]  # ascending: each memcg's stores are contiguous
-    first = np.searchsorted(group, group, side="left")
+    first = group.searchsorted(group, side="left")
     compressed = st.compressed_bytes.reshape(-1)[candidates]
     incompressible = compressed >= PAGE_SIZE
     # Incompressible data costs a compression attempt whatever happens next.
@@ -117,7 +118,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
 def _running_in_group(values: np.ndarray, first: np.ndarray) -> np.ndarray:
     """Inclusive running sum of ``values`` within each run of equal groups; ``first`` gives each
     element's group start (``searchsorted(group, group, "left")`` on sorted groups)."""
-    running = np.cumsum(values, dtype=np.float64)
+    running = values.cumsum(dtype=np.float64)
     return running - (running[first] - values[first])
 
 
@@ -144,7 +145,7 @@ def zswap_writeback_walk(
     h, c = st.loc.shape
     keys = lay.memcg_keys(h)
     # The walk works on the compacted list of entries, sorted into each memcg's LRU order.
-    idx = np.flatnonzero(st.loc == Loc.ZSWAP)
+    idx = flat_nonzero(st.loc == Loc.ZSWAP)
     if not st.zswap_writeback.all():
         idx = idx[st.zswap_writeback.reshape(-1)[keys[idx]]]
     if min_age_s is not None:
@@ -153,7 +154,7 @@ def zswap_writeback_walk(
     group = keys[idx]
     sort = np.lexsort((st.lru_seq.reshape(-1)[idx], group))
     idx, group = idx[sort], group[sort]
-    rank = np.arange(idx.size) - np.searchsorted(group, group, side="left")  # 0 = LRU head
+    rank = np.arange(idx.size) - group.searchsorted(group, side="left")  # 0 = LRU head
     referenced = st.referenced.reshape(-1)[idx]
     groups = h * lay.num_memcgs
     if visit_budget is not None:
@@ -167,7 +168,7 @@ def zswap_writeback_walk(
         target = sim.round_chunks(write_target, f"round_writeback_{source}").reshape(-1)
         unreferenced = ~referenced
         running = np.cumsum(unreferenced)
-        start = np.searchsorted(group, group, side="left")
+        start = group.searchsorted(group, side="left")
         written = unreferenced & (running - (running[start] - unreferenced[start]) <= target[group])
         # The walk passed over every referenced entry older than where it stopped; a short walk
         # went over the whole list.
