@@ -811,8 +811,9 @@ class Simulator:
         rate = st.rate_hz * rate_multiplier[:, owner]
         u1, u2 = self.rng.uniform_pair(lay.num_chunks, "access")
         p_none = np.exp(-rate * dt)
-        touched = (u1 < 1.0 - p_none) & (st.loc != Loc.ABSENT)
-        since_last = -np.log(np.maximum(p_none + u2 * (1.0 - p_none), np.float32(1e-30))) / rate
+        p_touch = 1.0 - p_none
+        touched = (u1 < p_touch) & (st.loc != Loc.ABSENT)
+        since_last = -np.log(np.maximum(p_none + u2 * p_touch, np.float32(1e-30))) / rate
         t_end = (t0 + host.step_s).astype(np.float32)[:, None]
         np.putmask(st.last_access_s, touched, t_end - since_last)
         faults = touched & (st.loc != Loc.RESIDENT)
@@ -821,18 +822,14 @@ class Simulator:
         rows, cols = np.nonzero(faults)
         first_touch = -np.log1p(-u1[rows, cols]) / rate[rows, cols]
         window = np.minimum((first_touch / (host.step_s / self.psi_windows)).astype(np.int64), self.psi_windows - 1)
-        kind = st.loc[rows, cols]
         m = self.num_memcgs
-        flat = (rows * m + owner[cols]) * self.psi_windows + window
-        size = self.num_hosts * m * self.psi_windows
-        shape = (self.num_hosts, m, self.psi_windows)
-
-        def per_window(mask: np.ndarray) -> np.ndarray:
-            return np.bincount(flat[mask], minlength=size).reshape(shape) * float(pages)
-
-        from_zswap = per_window(kind == Loc.ZSWAP)
-        from_swap = per_window(kind == Loc.SWAP)
-        from_zero = per_window(kind == Loc.SWAP_ZERO)
+        # Faulted pages per (host, memcg, PSI window, location they came from), in one count.
+        flat = ((rows * m + owner[cols]) * self.psi_windows + window) * Loc.COUNT + st.loc[rows, cols]
+        shape = (self.num_hosts, m, self.psi_windows, Loc.COUNT)
+        by_source = np.bincount(flat, minlength=np.prod(shape)).reshape(shape) * float(pages)
+        from_zswap = by_source[..., Loc.ZSWAP]
+        from_swap = by_source[..., Loc.SWAP]
+        from_zero = by_source[..., Loc.SWAP_ZERO]
         # zswap_load(): fault + decompress; the entry is freed (exclusive load), the page dirty.
         zswap_us = host.page_fault_us + host.compressor.decompress_us_per_page
         acc.window_stall_s += from_zswap * zswap_us * 1e-6 + from_zero * host.page_fault_us * 1e-6
@@ -940,8 +937,8 @@ class Simulator:
             act = self.memcg_active
             p99_us[:, act] = refault_latency_quantile(weights[:, act], tier_means, 0.99)
         footprint = g.footprint_pages * PAGE_SIZE
-        promoted = refaults["zswap"] + refaults["swap"] + refaults["zero"]
-        promotion = np.where(g.footprint_pages > 0, promoted / np.maximum(g.footprint_pages, 1.0), 0.0) * (
+        saved = footprint - g.dram_bytes
+        promotion = np.where(g.footprint_pages > 0, n_refaults / np.maximum(g.footprint_pages, 1.0), 0.0) * (
             60.0 / host.step_s
         )
         budget_step = host.swap.write_budget_bytes_per_day * host.step_s / 86400.0
@@ -954,7 +951,7 @@ class Simulator:
             swap_bytes=g.swap_slot_pages * PAGE_SIZE,
             dram_bytes=g.dram_bytes,
             footprint_bytes=footprint,
-            dram_saved_bytes=footprint - g.dram_bytes,
+            dram_saved_bytes=saved,
             stall_s=dict(acc.stall_s),
             refault_pages=dict(refaults),
             refault_latency_mean_us=mean_us,
@@ -975,7 +972,7 @@ class Simulator:
             oom_kills=acc.oom_kills,
             host_dram_used_bytes=g.dram_used_host,
             host_dram_free_bytes=host.dram_bytes - g.dram_used_host,
-            host_dram_saved_bytes=(footprint - g.dram_bytes).sum(axis=1),
+            host_dram_saved_bytes=saved.sum(axis=1),
             host_zswap_pool_bytes=g.pool_bytes_host,
             host_zswap_pool_limit_bytes=np.full(self.num_hosts, self.max_pool_bytes),
             host_device_utilisation=dev.utilisation,
