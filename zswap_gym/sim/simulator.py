@@ -418,12 +418,12 @@ class Simulator:
         locf = st.loc.reshape(-1)
         if self._agg is not None:
             cnt, zb, zp = self._agg
-            old = locf[flat].astype(np.int64)
+            old = locf[flat]
             k = self._gauge_keys[flat]
             cnt += np.bincount(k + new, minlength=cnt.size)
             cnt -= np.bincount(k + old, minlength=cnt.size)
             move = (old != Loc.ZSWAP) if new == Loc.ZSWAP else (old == Loc.ZSWAP)
-            if move.any():
+            if new == Loc.ZSWAP or move.any():
                 sign = 1.0 if new == Loc.ZSWAP else -1.0
                 f, g = flat[move], k[move] // Loc.COUNT
                 zb += sign * np.bincount(g, weights=st.compressed_bytes.reshape(-1)[f], minlength=zb.size)
@@ -859,10 +859,14 @@ class Simulator:
         read_pages = acc.refault_pages["swap"].sum(axis=1)
         dev, backlog = serve_step(host.swap, host.step_s, read_pages, st.device_backlog_pages)
         st.device_backlog_pages = backlog
-        in_flight = st.loc == Loc.WRITEBACK
-        if in_flight.any() and dev.pages_written.any():
+        in_flight_chunks = self.gauges().writeback_pages.sum(axis=1) / host.chunk_pages
+        if in_flight_chunks.any() and dev.pages_written.any():
             done_chunks = self.round_chunks(dev.pages_written / host.chunk_pages, "round_device")
-            done = select_in_order(in_flight, st.lru_seq, done_chunks, self.layout, per_host=True)
+            in_flight = st.loc == Loc.WRITEBACK
+            if (done_chunks >= in_flight_chunks).all():
+                done = in_flight  # the device kept up: every queued write completed
+            else:
+                done = select_in_order(in_flight, st.lru_seq, done_chunks, self.layout, per_host=True)
             self.set_loc(done, Loc.SWAP)  # end_page_writeback(): the page is freed, the slot keeps the data
         st.device_bytes_written += dev.pages_written * PAGE_SIZE
         st.device_bytes_read += read_pages * PAGE_SIZE
