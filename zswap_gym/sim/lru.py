@@ -113,7 +113,7 @@ def select_oldest(
     h, c = eligible.shape
     groups = 1 if per_host else layout.num_memcgs
     target = np.asarray(target_chunks, dtype=np.int64).reshape(h, groups)
-    if not (target > 0).any():
+    if not np.count_nonzero(target > 0):
         return np.zeros((h, c), dtype=bool)
     idx = flat_nonzero(eligible)
     k = idx // c if per_host else layout.memcg_keys(h)[idx]
@@ -151,7 +151,7 @@ def select_in_order(
     groups = 1 if per_host else layout.num_memcgs
     target = np.asarray(target_chunks, dtype=np.int64).reshape(h * groups)
     selected = np.zeros(h * c, dtype=bool)
-    if not (target > 0).any():
+    if not np.count_nonzero(target > 0):
         return selected.reshape(h, c)
     idx = flat_nonzero(eligible)
     group = idx // c if per_host else layout.memcg_keys(h)[idx]

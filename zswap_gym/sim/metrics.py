@@ -51,7 +51,7 @@ def refault_latency_quantile(weights: np.ndarray, tier_means_us: np.ndarray, q: 
     share = weights / np.maximum(total, 1e-300)[..., None]
     cdf = np.zeros(weights.shape[:-1] + _GRID_US.shape)
     for t in range(weights.shape[-1]):  # the 3 tiers
-        if not weights[..., t].any():
+        if not np.count_nonzero(weights[..., t]):
             continue
         means = tier_means_us[:, t]
         if (means == means[0]).all():  # one mean for every host: a cached CDF

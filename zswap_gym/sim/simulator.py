@@ -228,7 +228,7 @@ class Simulator:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (self.num_hosts,):
             raise ValueError(f"reset mask has shape {mask.shape}, expected ({self.num_hosts},)")
-        if not mask.any():
+        if not np.count_nonzero(mask):
             return
         keys = self.rng.keys.copy()
         if host_seeds is not None:
@@ -423,7 +423,7 @@ class Simulator:
             cnt += np.bincount(k + new, minlength=cnt.size)
             cnt -= np.bincount(k + old, minlength=cnt.size)
             move = (old != Loc.ZSWAP) if new == Loc.ZSWAP else (old == Loc.ZSWAP)
-            if new == Loc.ZSWAP or move.any():
+            if new == Loc.ZSWAP or np.count_nonzero(move):
                 sign = 1.0 if new == Loc.ZSWAP else -1.0
                 f, g = flat[move], k[move] // Loc.COUNT
                 zb += sign * np.bincount(g, weights=st.compressed_bytes.reshape(-1)[f], minlength=zb.size)
@@ -455,7 +455,7 @@ class Simulator:
         is never changed)."""
         # Callers pass finite amounts (requests are checked on the way in); amounts beyond any
         # host's size are capped so the integer cast cannot overflow.
-        x = np.clip(chunks, 0.0, 2.0**52)
+        x = np.minimum(np.maximum(chunks, 0.0), 2.0**52)
         j = _ROUNDING_INDEX[site]
         residual = self.state.rounding_residual[:, j, 0] if x.ndim == 1 else self.state.rounding_residual[:, j, :]
         x += residual
@@ -560,7 +560,7 @@ class Simulator:
         want = target.sum(axis=1)
         scale = np.where(want > host_room, host_room / np.maximum(want, 1e-9), 1.0)
         target = np.floor(target * scale[:, None]).astype(np.int64)
-        if not target.any():
+        if not np.count_nonzero(target):
             return np.zeros(target.shape)
         lru_before = g.resident_pages
         eligible = st.loc == Loc.RESIDENT
@@ -641,7 +641,7 @@ class Simulator:
         st, host, acc = self.state, self.cfg.host, self.acc
         pages, chunk_bytes = host.chunk_pages, host.chunk_bytes
         g = self.gauges()
-        if not (np.isfinite(st.memory_max).any() or np.isfinite(st.memory_high).any()):
+        if not (np.count_nonzero(np.isfinite(st.memory_max)) or np.count_nonzero(np.isfinite(st.memory_high))):
             dram0 = float(host.dram_bytes)
             if (dram0 - g.dram_used_host >= dram0 * host.watermark_low_percent / 100.0).all():
                 return
@@ -676,7 +676,7 @@ class Simulator:
         direct_chunks = np.ceil(direct_bytes[:, None] * alloc_share / net_per_chunk)
         host_chunks = np.maximum(kswapd_chunks + direct_chunks - limit_chunks, 0.0)
         total = limit_chunks + host_chunks
-        if not total.any():
+        if not np.count_nonzero(total):
             return
         kswapd_share = np.where(total > 0, np.minimum(kswapd_chunks, host_chunks) / np.maximum(total, 1.0), 0.0)
         self._charged_reclaim(total, kswapd_share)
@@ -685,10 +685,10 @@ class Simulator:
             g = self.gauges()
             usage = g.memory_current - g.writeback_pages * PAGE_SIZE
             over = np.maximum(np.maximum(usage - st.memory_max, usage - st.memory_high), 0.0)
-            if not over.any():
+            if not np.count_nonzero(over):
                 break
             reclaimed = self._charged_reclaim(np.ceil(over / net_per_chunk), no_kswapd)
-            if not reclaimed.any():
+            if not np.count_nonzero(reclaimed):
                 break
 
     def _enforce_limits(self) -> None:
@@ -698,12 +698,12 @@ class Simulator:
         st, host, acc = self.state, self.cfg.host, self.acc
         g = self.gauges()
         if (
-            not (np.isfinite(st.memory_max).any() or np.isfinite(st.memory_high).any())
+            not (np.count_nonzero(np.isfinite(st.memory_max)) or np.count_nonzero(np.isfinite(st.memory_high)))
             and (g.dram_used_host <= host.dram_bytes).all()
         ):
             return
         over = g.memory_current > st.memory_high
-        if over.any():
+        if np.count_nonzero(over):
             sleep = high_throttle_sleep_s(g.memory_current, st.memory_high, acc.charged_pages)
             sleep = np.minimum(np.where(over, sleep, 0.0), host.step_s * self.nr_tasks[None, :])
             acc.stall_s["high_throttle"] += sleep
@@ -711,19 +711,19 @@ class Simulator:
         in_flight = g.writeback_pages * PAGE_SIZE
         oom = (g.memory_current - in_flight > st.memory_max) & self.memcg_active[None, :]
         st.counters["events_max"] += g.memory_current > st.memory_max
-        if oom.any():
+        if np.count_nonzero(oom):
             self._oom_kill(oom)
         # Host out of memory after all reclaim: the global OOM killer takes the largest memcg, and
         # the next largest, until the host fits (out_of_memory() picks the biggest consumer).
         for _victim in range(self.num_memcgs):
             g = self.gauges()
             host_oom = g.dram_used_host > host.dram_bytes
-            if not host_oom.any():
+            if not np.count_nonzero(host_oom):
                 break
             alive = self.memcg_active[None, :] & (g.dram_bytes > 0)
             largest = np.argmax(np.where(alive, g.dram_bytes, -1.0), axis=1)
             victims = host_oom[:, None] & alive & (np.arange(self.num_memcgs)[None, :] == largest[:, None])
-            if not victims.any():
+            if not np.count_nonzero(victims):
                 break
             self._oom_kill(victims)
 
@@ -773,7 +773,7 @@ class Simulator:
         allocated = g.footprint_pages / pages
         target = np.minimum(np.floor(size_chunks + 0.5), lay.block_len[None, :]) * self.memcg_active
         delta = target - allocated
-        if (delta > 0).any():
+        if np.count_nonzero(delta > 0):
             from .lru import rank_in_block
 
             absent = st.loc == Loc.ABSENT
@@ -784,13 +784,13 @@ class Simulator:
             self.set_loc((rows, cols), Loc.RESIDENT)
             st.last_access_s[rows, cols] = t0[rows].astype(np.float32) + u * np.float32(dt)
             self.acc.charged_pages += count_per_memcg(new, lay) * pages
-        if (delta < 0).any():
+        if np.count_nonzero(delta < 0):
             from .lru import rank_in_block
 
             alive = st.loc != Loc.ABSENT
             freed = alive & (rank_in_block(alive, lay) <= -delta[:, lay.owner])
             self.set_loc(freed, Loc.ABSENT)  # munmap: zswap entries and swap slots freed with the pages
-        if shift_fraction.any():
+        if np.count_nonzero(shift_fraction):
             alive = st.loc != Loc.ABSENT
             u = self.rng.uniform(lay.num_chunks, "shift_pick", active=shift_fraction.any(axis=1))
             moved = alive & (u < shift_fraction[:, lay.owner])
@@ -817,7 +817,7 @@ class Simulator:
         t_end = (t0 + host.step_s).astype(np.float32)[:, None]
         np.putmask(st.last_access_s, touched, t_end - since_last)
         faults = touched & (st.loc != Loc.RESIDENT)
-        if not faults.any():
+        if not np.count_nonzero(faults):
             return
         rows, cols = np.nonzero(faults)
         first_touch = -np.log1p(-u1[rows, cols]) / rate[rows, cols]
@@ -860,7 +860,7 @@ class Simulator:
         dev, backlog = serve_step(host.swap, host.step_s, read_pages, st.device_backlog_pages)
         st.device_backlog_pages = backlog
         in_flight_chunks = self.gauges().writeback_pages.sum(axis=1) / host.chunk_pages
-        if in_flight_chunks.any() and dev.pages_written.any():
+        if np.count_nonzero(in_flight_chunks) and np.count_nonzero(dev.pages_written):
             done_chunks = self.round_chunks(dev.pages_written / host.chunk_pages, "round_device")
             in_flight = st.loc == Loc.WRITEBACK
             if (done_chunks >= in_flight_chunks).all():
@@ -937,7 +937,7 @@ class Simulator:
             n_refaults > 0, (weights * tier_means[:, None, :]).sum(-1) / np.maximum(n_refaults, 1.0), 0.0
         )
         p99_us = np.zeros_like(mean_us)
-        if n_refaults.any():
+        if np.count_nonzero(n_refaults):
             act = self.memcg_active
             p99_us[:, act] = refault_latency_quantile(weights[:, act], tier_means, 0.99)
         footprint = g.footprint_pages * PAGE_SIZE
@@ -1044,6 +1044,6 @@ def _checked_request(request_bytes: np.ndarray, what: str, shape: tuple[int, int
     if request.shape != shape:
         raise ValueError(f"{what}: request has shape {request.shape}, expected {shape} (hosts x memcg slots)")
     bad = ~(np.isfinite(request) & (request >= 0))
-    if bad.any():
+    if np.count_nonzero(bad):
         raise ValueError(f"{what}: request bytes must be finite and >= 0, got {request[bad][:3]}")
     return request

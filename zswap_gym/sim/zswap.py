@@ -56,7 +56,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
 
     limit = st.zswap_max.reshape(-1)
     limited = np.isfinite(limit)
-    if limited[group].any():
+    if np.count_nonzero(limited[group]):
         # obj_cgroup_may_zswap(): force-flush stats on every store when 0 < max < "max".
         flushing = limited & (limit > 0)
         stores = np.bincount(group, minlength=groups)
@@ -68,7 +68,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
         under = attempt & (sim.gauges().zswap_bytes.reshape(-1)[group] + before < limit[group])
         over = attempt & ~under
         n_over = np.bincount(group[over], minlength=groups)
-        if n_over.any():
+        if np.count_nonzero(n_over):
             # shrink_memcg(): one entry per node per over-limit store, second chance applies;
             # nothing written back (or writeback disabled) means the store is rejected.
             visits = n_over.reshape(h, -1) * cfg.nr_nodes * st.zswap_writeback
@@ -89,7 +89,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
     new_total = new_bytes.reshape(h, -1).sum(axis=1)
     room = np.where(st.pool_reached_full, 0.0, np.maximum(max_pool - pool_now, 0.0))
     share = np.where(new_total > 0, np.minimum(room / np.maximum(new_total, 1.0), 1.0), 1.0)
-    if (share < 1.0).any():
+    if np.count_nonzero(share < 1.0):
         # Concurrent stores from several memcgs interleave: each memcg gets the same share of the
         # remaining room; a store is admitted while the pool (as it saw it) was under the limit.
         before = _running_in_group(np.where(attempt, pool_cost, 0.0), first) - pool_cost
@@ -102,7 +102,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
     # Compression happens for everything admitted by the limits (and incompressible attempts).
     tried = np.bincount(group[compress_tried | attempt], minlength=groups).reshape(h, -1)
     st.counters["cpu_compress_s"] += tried * pages * cfg.compressor.compress_us_per_page * 1e-6
-    if attempt.any():
+    if np.count_nonzero(attempt):
         stored = candidates[attempt]
         sim.set_loc(stored, Loc.ZSWAP)
         st.zswap_store_s.reshape(-1)[stored] = sim.now_f32[stored // st.loc.shape[1], 0]
@@ -173,14 +173,14 @@ def zswap_writeback_walk(
         # The walk passed over every referenced entry older than where it stopped; a short walk
         # went over the whole list.
         stop = np.full(groups, -1)
-        np.maximum.at(stop, group[written], rank[written])
+        stop[group[written]] = rank[written]  # ranks rise within a group: the last one assigned is the stop
         short = np.bincount(group[written], minlength=groups) < target
         rotated = referenced & ((rank < stop[group]) | short[group])
-    if rotated.any():
+    if np.count_nonzero(rotated):
         st.referenced.reshape(-1)[idx[rotated]] = False
         sim.lru_push_tail(idx[rotated])  # LRU_ROTATE, in walk order: behind every entry not yet visited
     n_written = np.bincount(group[written], minlength=groups).reshape(h, -1).astype(np.float64)
-    if written.any():
+    if np.count_nonzero(written):
         written_idx = np.sort(idx[written])
         sim.set_loc(written_idx, Loc.WRITEBACK)
         sim.lru_push_tail(written_idx)  # write queue order (FIFO completion)
@@ -209,7 +209,7 @@ def zswap_shrinker_scan(sim: Simulator, reclaimed_pages: np.ndarray, lru_pages_b
         return np.zeros_like(reclaimed_pages)
     g = sim.gauges()
     active = (reclaimed_pages > 0) & st.zswap_writeback & (g.zswap_pages > 0)
-    if not active.any():
+    if not np.count_nonzero(active):
         return np.zeros_like(reclaimed_pages)
     stored = g.zswap_pages
     freeable = np.maximum(stored - st.nr_disk_swapins, 0.0)
@@ -225,7 +225,7 @@ def zswap_shrinker_scan(sim: Simulator, reclaimed_pages: np.ndarray, lru_pages_b
     scanned = np.where(active & runs, total_scan, 0.0)
     deferred = np.maximum(st.shrinker_nr_deferred + delta - scanned, 0.0)
     st.shrinker_nr_deferred = np.where(active, np.minimum(deferred, 2.0 * freeable), st.shrinker_nr_deferred)
-    if not scanned.any():
+    if not np.count_nonzero(scanned):
         return np.zeros_like(reclaimed_pages)
     return zswap_writeback_walk(sim, visit_budget=scanned / cfg.chunk_pages, source="shrinker")
 
@@ -240,13 +240,13 @@ def zswap_pool_worker(sim: Simulator) -> np.ndarray:
     """
     st, cfg, pages = sim.state, sim.cfg.host, sim.cfg.host.chunk_pages
     total = np.zeros_like(st.memory_high)
-    if not st.pool_reached_full.any():
+    if not np.count_nonzero(st.pool_reached_full):
         return total
     accept_below = sim.max_pool_bytes * cfg.zswap.accept_threshold_percent / 100.0
     for _lap in range(2):  # a second lap writes what the first one rotated
         g = sim.gauges()
         excess = np.where(st.pool_reached_full, np.maximum(g.pool_bytes_host - accept_below, 0.0), 0.0)
-        if not (excess > 0).any():
+        if not np.count_nonzero(excess > 0):
             break
         per_chunk = np.where(g.zswap_pages > 0, g.zpool_bytes / np.maximum(g.zswap_pages / pages, 1e-9), 0.0)
         avail_chunks = np.where(st.zswap_writeback, g.zswap_pages / pages, 0.0)
