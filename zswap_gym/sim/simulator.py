@@ -808,7 +808,8 @@ class Simulator:
         st, lay, host, acc = self.state, self.layout, self.cfg.host, self.acc
         pages, dt = host.chunk_pages, np.float32(host.step_s)
         owner = lay.owner
-        rate = st.rate_hz * rate_multiplier[:, owner]
+        # Diurnal load and bursts scale the access rates; without them the rates are used as drawn.
+        rate = st.rate_hz if (rate_multiplier == 1.0).all() else st.rate_hz * rate_multiplier[:, owner]
         u1, u2 = self.rng.uniform_pair(lay.num_chunks, "access")
         p_none = np.exp(-rate * dt)
         p_touch = 1.0 - p_none

@@ -217,7 +217,7 @@ def zswap_shrinker_scan(sim: Simulator, reclaimed_pages: np.ndarray, lru_pages_b
     backing_pages = g.zpool_bytes / PAGE_SIZE
     freeable = np.floor(freeable * backing_pages / np.maximum(stored, 1.0))
     ratio = np.maximum(lru_pages_before, 1.0) / np.maximum(reclaimed_pages, 32.0)
-    priority = np.clip(np.floor(np.log2(np.maximum(ratio, 1.0))), 0, DEF_PRIORITY)
+    priority = np.minimum(np.floor(np.log2(np.maximum(ratio, 1.0))), DEF_PRIORITY)
     scale = np.exp2(-priority)
     delta = np.floor(freeable * scale) * 4.0 / DEFAULT_SEEKS
     total_scan = np.minimum(np.floor(st.shrinker_nr_deferred * scale) + delta, 2.0 * freeable)
