@@ -20,7 +20,6 @@ request; the cgroup file interface (:mod:`zswap_gym.cgroup`) calls them for one 
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import fields
@@ -62,6 +61,23 @@ MAX_RECLAIM_RETRIES = 16
 SCHEDULE_BLOCK = 512
 
 
+class _lazy:
+    """A field computed on first read and then stored on the instance (``functools.cached_property``
+    without its lock, which costs more than the small arrays it computes)."""
+
+    def __init__(self, compute) -> None:
+        self.compute = compute
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.compute(obj)
+        return value
+
+
 class Gauges:
     """Point-in-time sizes derived from the chunk arrays, (H, M) pages or bytes; (H,) for host_*.
 
@@ -90,38 +106,38 @@ class Gauges:
         self.zpool_bytes = zpool_bytes
         self._host = host
 
-    resident_pages = functools.cached_property(lambda self: self._counts[..., Loc.RESIDENT])
-    zswap_pages = functools.cached_property(lambda self: self._counts[..., Loc.ZSWAP])
-    swap_pages = functools.cached_property(lambda self: self._counts[..., Loc.SWAP])
-    zero_pages = functools.cached_property(lambda self: self._counts[..., Loc.SWAP_ZERO])
-    writeback_pages = functools.cached_property(lambda self: self._counts[..., Loc.WRITEBACK])
+    resident_pages = _lazy(lambda self: self._counts[..., Loc.RESIDENT])
+    zswap_pages = _lazy(lambda self: self._counts[..., Loc.ZSWAP])
+    swap_pages = _lazy(lambda self: self._counts[..., Loc.SWAP])
+    zero_pages = _lazy(lambda self: self._counts[..., Loc.SWAP_ZERO])
+    writeback_pages = _lazy(lambda self: self._counts[..., Loc.WRITEBACK])
 
-    @functools.cached_property
+    @_lazy
     def footprint_pages(self) -> np.ndarray:
         return self.resident_pages + self.zswap_pages + self.swap_pages + self.zero_pages + self.writeback_pages
 
-    @functools.cached_property
+    @_lazy
     def _in_dram(self) -> np.ndarray:
         return (self.resident_pages + self.writeback_pages) * PAGE_SIZE
 
-    @functools.cached_property
+    @_lazy
     def memory_current(self) -> np.ndarray:
         return self._in_dram + self.zswap_bytes
 
-    @functools.cached_property
+    @_lazy
     def swap_slot_pages(self) -> np.ndarray:
         return self.zswap_pages + self.swap_pages + self.zero_pages + self.writeback_pages
 
-    @functools.cached_property
+    @_lazy
     def dram_bytes(self) -> np.ndarray:
         metadata = self.zswap_pages * self._host.zswap.entry_metadata_bytes
         return self._in_dram + self.zpool_bytes + metadata
 
-    @functools.cached_property
+    @_lazy
     def pool_bytes_host(self) -> np.ndarray:
         return self.zpool_bytes.sum(axis=1)
 
-    @functools.cached_property
+    @_lazy
     def dram_used_host(self) -> np.ndarray:
         return self.dram_bytes.sum(axis=1) + self._host.other_used_bytes
 
