@@ -136,12 +136,11 @@ class ObservationBuilder:
         slot[..., 9] = st.psi_some_avg[..., 0] / 100.0
         slot[..., 10] = st.psi_some_avg[..., 1] / 100.0
         slot[..., 11] = st.psi_full_avg[..., 0] / 100.0
-        slot[..., 12:16] = self._histogram(sim, st.loc == Loc.RESIDENT, st.last_access_s, RESIDENT_AGE_EDGES_S)
-        slot[..., 12:16] /= footprint[..., None] / host.chunk_pages
+        resident_hist, zswap_hist = self._age_histograms(sim, with_zswap=self.mode == "full")
+        slot[..., 12:16] = resident_hist / (footprint[..., None] / host.chunk_pages)
         if self.mode == "full":
             zswap_chunks = np.maximum(g.zswap_pages / host.chunk_pages, 1.0)
-            hist = self._histogram(sim, st.loc == Loc.ZSWAP, st.zswap_store_s, ZSWAP_AGE_EDGES_S)
-            slot[..., 16:19] = hist / zswap_chunks[..., None]
+            slot[..., 16:19] = zswap_hist / zswap_chunks[..., None]
         slot[..., 19] = np.where(np.isfinite(st.memory_high), st.memory_high / dram, 1.0)
         slot[..., 20] = np.where(np.isfinite(st.zswap_max), st.zswap_max / dram, 1.0)
         slot[..., 21] = st.zswap_writeback
@@ -159,16 +158,32 @@ class ObservationBuilder:
         return obs.astype(np.float32)
 
     @staticmethod
-    def _histogram(sim: Simulator, mask: np.ndarray, since_s: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
-        """Chunks of ``mask`` per memcg in age buckets (now - since_s) split at ``edges``, (H, M, B)."""
-        idx = np.flatnonzero(mask)
-        rows = idx // mask.shape[1]
-        age = sim.now_f32[rows, 0] - since_s.ravel()[idx]
-        buckets = len(edges) + 1
-        bucket = np.searchsorted(np.asarray(edges, dtype=np.float32), age, side="right")
-        keys = sim.layout.memcg_keys(sim.num_hosts)[idx] * buckets + bucket
-        counts = np.bincount(keys, minlength=sim.num_hosts * sim.num_memcgs * buckets)
-        return counts.reshape(sim.num_hosts, sim.num_memcgs, buckets).astype(np.float64)
+    def _age_histograms(sim: Simulator, with_zswap: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Chunks per memcg by age: resident memory by idle time (``RESIDENT_AGE_EDGES_S``) and
+        zswap entries by time since store (``ZSWAP_AGE_EDGES_S``), (H, M, 4) and (H, M, 3).
+
+        Counts "at least this old" per edge with one block sum per memcg (each memcg's chunks are
+        contiguous), then takes differences: a few passes over boolean arrays."""
+        st, lay = sim.state, sim.layout
+        h, m = sim.num_hosts, sim.num_memcgs
+        nonempty = lay.block_len > 0
+        starts = lay.block_start[nonempty]
+
+        def per_memcg_at_least(mask: np.ndarray, since: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
+            age = sim.now_f32 - since
+            out = np.zeros((h, m, len(edges) + 1))
+            out[:, nonempty, 0] = np.add.reduceat(mask, starts, axis=1, dtype=np.int32)
+            for i, edge in enumerate(edges, start=1):  # 2-3 edges, not chunks
+                out[:, nonempty, i] = np.add.reduceat(mask & (age >= np.float32(edge)), starts, axis=1, dtype=np.int32)
+            buckets = out.copy()
+            buckets[..., :-1] -= out[..., 1:]  # at least e_i but not e_(i+1)
+            return buckets
+
+        resident = per_memcg_at_least(st.loc == Loc.RESIDENT, st.last_access_s, RESIDENT_AGE_EDGES_S)
+        if not with_zswap:
+            return resident, np.zeros((h, m, len(ZSWAP_AGE_EDGES_S) + 1))
+        stored = per_memcg_at_least(st.loc == Loc.ZSWAP, st.zswap_store_s, ZSWAP_AGE_EDGES_S)
+        return resident, stored
 
     def markdown_table(self) -> str:
         """The feature table for docstrings and the README."""

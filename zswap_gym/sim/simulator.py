@@ -832,18 +832,19 @@ class Simulator:
         touched = (u1 < p_touch) & (st.loc != Loc.ABSENT)
         since_last = -np.log(np.maximum(p_none + u2 * p_touch, np.float32(1e-30))) / rate
         t_end = (t0 + host.step_s).astype(np.float32)[:, None]
-        np.putmask(st.last_access_s, touched, t_end - since_last)
+        st.last_access_s = np.where(touched, t_end - since_last, st.last_access_s)
         faults = touched & (st.loc != Loc.RESIDENT)
-        if not np.count_nonzero(faults):
+        flat = flat_nonzero(faults)
+        if not flat.size:
             return
-        rows, cols = np.nonzero(faults)
+        rows, cols = np.divmod(flat, lay.num_chunks)
         first_touch = -np.log1p(-u1[rows, cols]) / rate[rows, cols]
         window = np.minimum((first_touch / (host.step_s / self.psi_windows)).astype(np.int64), self.psi_windows - 1)
         m = self.num_memcgs
         # Faulted pages per (host, memcg, PSI window, location they came from), in one count.
-        flat = ((rows * m + owner[cols]) * self.psi_windows + window) * Loc.COUNT + st.loc[rows, cols]
+        source_key = ((rows * m + owner[cols]) * self.psi_windows + window) * Loc.COUNT + st.loc[rows, cols]
         shape = (self.num_hosts, m, self.psi_windows, Loc.COUNT)
-        by_source = np.bincount(flat, minlength=np.prod(shape)).reshape(shape) * float(pages)
+        by_source = np.bincount(source_key, minlength=np.prod(shape)).reshape(shape) * float(pages)
         from_zswap = by_source[..., Loc.ZSWAP]
         from_swap = by_source[..., Loc.SWAP]
         from_zero = by_source[..., Loc.SWAP_ZERO]
