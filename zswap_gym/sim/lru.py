@@ -60,6 +60,15 @@ def flat_nonzero(mask: np.ndarray) -> np.ndarray:
     return mask.ravel().nonzero()[0]
 
 
+def blend(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.where(mask, a, b)`` for float32 arrays, bit for bit, without branches: ``np.where`` on
+    an irregular mask costs several times a plain arithmetic pass. ``a`` and ``b`` broadcast to
+    ``mask``'s shape."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32))
+    bits = -mask.view(np.int8).astype(np.int32)  # all ones where mask
+    return ((a.view(np.int32) & bits) | (b.view(np.int32) & ~bits)).view(np.float32)
+
+
 def age_bins(age_s: np.ndarray) -> np.ndarray:
     """Age bin (int8, same shape) of ages in seconds; negative ages count as 0."""
     bins = np.maximum(age_s, 0.0)

@@ -27,7 +27,7 @@ from dataclasses import fields
 import numpy as np
 
 from .config import HostConfig, ScenarioConfig
-from .lru import ChunkLayout, age_bins, count_per_memcg, flat_nonzero, select_in_order, select_oldest
+from .lru import ChunkLayout, age_bins, blend, count_per_memcg, flat_nonzero, select_in_order, select_oldest
 from .memcg_limits import MEMCG_CHARGE_BATCH, high_throttle_sleep_s
 from .metrics import STALL_SOURCES, StepMetrics, refault_latency_quantile
 from .psi import stall_shares, update_averages
@@ -832,7 +832,7 @@ class Simulator:
         touched = (u1 < p_touch) & (st.loc != Loc.ABSENT)
         since_last = -np.log(np.maximum(p_none + u2 * p_touch, np.float32(1e-30))) / rate
         t_end = (t0 + host.step_s).astype(np.float32)[:, None]
-        st.last_access_s = np.where(touched, t_end - since_last, st.last_access_s)
+        st.last_access_s = blend(touched, t_end - since_last, st.last_access_s)
         faults = touched & (st.loc != Loc.RESIDENT)
         flat = flat_nonzero(faults)
         if not flat.size:
