@@ -351,10 +351,25 @@ class Simulator:
             st.loc[stored] = Loc.ZSWAP
             since = (-(idle - threshold)).astype(np.float32)
             st.zswap_store_s[stored] = since[stored]
-            st.lru_seq[stored] = since[stored]  # older stores nearer the head; new ones go after 0
+            st.lru_seq[stored] = since[stored]  # by store time; made dense list positions below
             st.referenced[stored] = True
+        self._dense_initial_lru(st)
         rng.begin_step(st.step_index)
         return st
+
+    @staticmethod
+    def _dense_initial_lru(st: SimState) -> None:
+        """Turn the initial entries' store times into list positions -n..-1 per host (oldest
+        first), so positions are whole numbers and later additions (from 1 on) go behind them."""
+        stored = st.loc == Loc.ZSWAP
+        if not np.count_nonzero(stored):
+            return
+        c = stored.shape[1]
+        order = np.argsort(np.where(stored, st.lru_seq, np.inf), axis=1, kind="stable")
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.arange(c)[None, :], axis=1)
+        first_free = stored.sum(axis=1, keepdims=True)
+        st.lru_seq[:] = np.where(stored, rank - first_free, 0.0)
 
     def _fits_swap_and_pool(self, st: SimState, cold: np.ndarray, idle: np.ndarray) -> np.ndarray:
         """Of the ``cold`` chunks, the coldest that fit in the free swap slots, the memcg's

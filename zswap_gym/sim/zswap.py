@@ -24,6 +24,9 @@ DEFAULT_SEEKS = 2
 DEF_PRIORITY = 12
 """Reclaim starts at priority 12 and scans ``size >> priority`` per pass."""
 
+_GROUP_STRIDE = float(2**40)
+"""Spacing of memcgs in the walk's sort key (list positions stay far below it)."""
+
 WRITEBACK_SOURCES = ("proactive", "memcg_limit", "shrinker", "pool_limit")
 
 
@@ -152,7 +155,9 @@ def zswap_writeback_walk(
         age = sim.now_f32[idx // c, 0] - st.zswap_store_s.reshape(-1)[idx]
         idx = idx[age >= min_age_s.reshape(-1)[keys[idx]]]
     group = keys[idx]
-    sort = np.lexsort((st.lru_seq.reshape(-1)[idx], group))
+    # List positions are whole numbers, unique per host, well inside +-2**39: one float key sorts
+    # by (memcg, position) exactly.
+    sort = np.argsort(group * _GROUP_STRIDE + st.lru_seq.reshape(-1)[idx])
     idx, group = idx[sort], group[sort]
     rank = np.arange(idx.size) - group.searchsorted(group, side="left")  # 0 = LRU head
     referenced = st.referenced.reshape(-1)[idx]
