@@ -12,7 +12,6 @@ per-memcg running count is a row-wise cumulative sum minus the sum at the block'
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,30 +102,22 @@ def count_per_memcg(mask: np.ndarray, layout: ChunkLayout, weights: np.ndarray |
     return np.bincount(keys[idx], weights=w, minlength=h * m).reshape(h, m)
 
 
-def select_oldest(
-    eligible: np.ndarray,
-    bins: np.ndarray | Callable[[np.ndarray], np.ndarray],
-    target_chunks: np.ndarray,
-    layout: ChunkLayout,
-    per_host: bool = False,
-    order: np.ndarray | None = None,
-) -> np.ndarray:
-    """Pick, per memcg (or per host), the ``target_chunks`` oldest eligible chunks (H, C) bool.
+def select_oldest(eligible: np.ndarray, bins: np.ndarray, target_chunks: np.ndarray, layout: ChunkLayout) -> np.ndarray:
+    """Pick, per memcg, the ``target_chunks`` oldest eligible chunks (H, C) bool.
 
-    ``eligible`` (H, C) bool; ``bins`` (H, C) age bins, or a function from flat chunk indices to
-    their bins (so ages are computed for eligible chunks only); ``target_chunks`` (H, M) — or (H,)
-    with ``per_host`` — whole numbers of chunks. Within the last bin needed, chunks go in slot order,
-    or, with ``order`` (H, C) (smaller = older), in that exact order. Works on the compacted list of
-    eligible chunks. For a list with an exact position per entry, :func:`select_in_order` is simpler.
+    ``eligible`` (H, C) bool; ``bins`` (H, C) age bins; ``target_chunks`` (H, M) whole numbers of
+    chunks. Whole bins go from the oldest down; within the last bin needed, chunks go in slot order.
+    Works on the compacted list of eligible chunks. For a list with an exact position per entry,
+    :func:`select_in_order`.
     """
     h, c = eligible.shape
-    groups = 1 if per_host else layout.num_memcgs
+    groups = layout.num_memcgs
     target = np.asarray(target_chunks, dtype=np.int64).reshape(h, groups)
     if not np.count_nonzero(target > 0):
         return np.zeros((h, c), dtype=bool)
     idx = flat_nonzero(eligible)
-    k = idx // c if per_host else layout.memcg_keys(h)[idx]
-    b = bins(idx) if callable(bins) else bins.ravel()[idx]
+    k = layout.memcg_keys(h)[idx]
+    b = bins.ravel()[idx]
     counts = np.bincount(k * AGE_BINS + b, minlength=h * groups * AGE_BINS).reshape(h, groups, AGE_BINS)
     at_or_older = np.zeros((h, groups, AGE_BINS + 1), dtype=np.int64)
     np.cumsum(counts[..., ::-1], axis=-1, out=at_or_older[..., AGE_BINS - 1 :: -1])
@@ -139,9 +130,6 @@ def select_oldest(
     ci, ck = idx[cand], k[cand]
     is_edge = b[cand] == thr_e[cand]
     ei, eg = ci[is_edge], ck[is_edge]
-    if order is not None and ei.size:
-        sort = np.lexsort((order.ravel()[ei], eg))
-        ei, eg = ei[sort], eg[sort]
     first = eg.searchsorted(eg, side="left")
     take = np.arange(1, eg.size + 1) - first <= need[eg]
     selected = np.zeros(h * c, dtype=bool)

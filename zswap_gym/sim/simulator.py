@@ -494,18 +494,14 @@ class Simulator:
         residual[...] = x - whole
         return whole.astype(np.int64)
 
-    def lru_push_tail(self, mask: np.ndarray, keep_order: bool = False) -> None:
-        """Put the chunks in ``mask`` at the young end of their list (zswap LRU or write queue):
-        ``list_lru_add()`` in slot order, or with ``keep_order`` in their current list order, as a
-        walk rotates entries one by one, oldest first (``LRU_ROTATE``). Positions stay dense.
-        ``mask`` may also be flat chunk indices sorted by host, taken in their given order."""
+    def lru_push_tail(self, chunks: np.ndarray) -> None:
+        """Put ``chunks`` at the young end of their list (the zswap LRU or the write queue), in the
+        order given: ``list_lru_add()``, or ``LRU_ROTATE`` for a walk's rotated entries. ``chunks``
+        is a mask, or flat chunk indices sorted by host. Positions stay dense per host."""
         st = self.state
-        idx = mask if mask.dtype != bool else flat_nonzero(mask)
+        idx = chunks if chunks.dtype != bool else flat_nonzero(chunks)
         rows = idx // st.lru_seq.shape[1]
         seq = st.lru_seq.reshape(-1)
-        if keep_order:
-            order = np.lexsort((seq[idx], rows))
-            idx, rows = idx[order], rows[order]
         position = np.arange(1, idx.size + 1, dtype=np.float64) - rows.searchsorted(rows, side="left")
         seq[idx] = st.lru_tail[rows] + position
         st.lru_tail += np.bincount(rows, minlength=st.lru_tail.size)
