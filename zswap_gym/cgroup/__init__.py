@@ -13,8 +13,9 @@ read and write them as they would ``/sys/fs/cgroup``:
 """
 
 from .errors import CgroupAccessError, CgroupNotFoundError, CgroupWriteError, ReclaimShortError
-from .fs import ROOT_FILES, CgroupFS
+from .fs import ROOT_FILES, ZSWAP_PARAMETERS_DIR, CgroupFS
 from .interface import CgroupFiles, MemcgFiles
+from .lru_gen import LRU_GEN_PATH
 from .memcg import EVENTS_KEYS, FILES, STAT_EVENT_KEYS, STAT_SIZE_KEYS, Memcg
 from .parse import (
     SWAPPINESS_ANON_ONLY,
@@ -26,11 +27,13 @@ from .parse import (
     parse_writeback_flag,
 )
 from .paths import DEFAULT_ROOT
-from .readers import parse_flat_keyed, parse_pressure, parse_value
+from .readers import idle_pages_at_least, parse_flat_keyed, parse_lru_gen, parse_pressure, parse_value
 from .real import RealCgroupFS, RealMemcg
 
 __all__ = [
     "DEFAULT_ROOT",
+    "LRU_GEN_PATH",
+    "ZSWAP_PARAMETERS_DIR",
     "EVENTS_KEYS",
     "FILES",
     "ROOT_FILES",
@@ -49,7 +52,9 @@ __all__ = [
     "RealMemcg",
     "ReclaimRequest",
     "ReclaimShortError",
+    "idle_pages_at_least",
     "parse_flat_keyed",
+    "parse_lru_gen",
     "parse_limit_value",
     "parse_pressure",
     "parse_proactive_writeback",

@@ -15,12 +15,17 @@ import os
 from zswap_gym.sim import Simulator
 
 from .errors import CgroupAccessError, CgroupNotFoundError
+from .lru_gen import LRU_GEN_PATH, render_lru_gen
 from .memcg import FILES, Memcg, stat_items
+from .parse import parse_module_bool
 from .paths import DEFAULT_ROOT, split_path
-from .render import render_flat_keyed
+from .render import render_flat_keyed, render_module_bool
 
 ROOT_FILES = ("memory.stat",)
 """Files of the simulated root cgroup (read-only)."""
+
+ZSWAP_PARAMETERS_DIR = "/sys/module/zswap/parameters"
+"""Where the zswap module parameters live; ``shrinker_enabled`` there is readable and writable."""
 
 
 class CgroupFS:
@@ -84,15 +89,48 @@ class CgroupFS:
             return self.memcg(parts[0]), parts[1]
         raise CgroupNotFoundError(os.fspath(path), "the simulated hierarchy is one level deep")
 
+    def _zswap_parameter(self, path: str | os.PathLike[str]) -> str | None:
+        """The parameter name if ``path`` is a zswap module parameter file, else ``None``."""
+        text = os.fspath(path)
+        if not text.startswith(ZSWAP_PARAMETERS_DIR + "/"):
+            return None
+        name = text[len(ZSWAP_PARAMETERS_DIR) + 1 :]
+        if name not in self.sim_parameters():
+            raise CgroupNotFoundError(text, f"simulated zswap parameters: {', '.join(self.sim_parameters())}")
+        return name
+
+    @staticmethod
+    def sim_parameters() -> tuple[str, ...]:
+        from zswap_gym.sim import ZSWAP_PARAMETERS
+
+        return ZSWAP_PARAMETERS
+
     def read(self, path: str | os.PathLike[str]) -> str:
-        """The text of the file at ``path`` (e.g. ``"web/memory.current"``), as the kernel prints it."""
+        """The text of the file at ``path`` (e.g. ``"web/memory.current"``), as the kernel prints it.
+
+        Besides the cgroup files: ``/sys/module/zswap/parameters/shrinker_enabled`` (``Y``/``N``) and
+        ``/sys/kernel/debug/lru_gen`` (MGLRU generations per memcg, :mod:`.lru_gen`)."""
+        if os.fspath(path) == LRU_GEN_PATH:
+            return render_lru_gen(self.sim, self.host)
+        parameter = self._zswap_parameter(path)
+        if parameter is not None:
+            return render_module_bool(self.sim.get_zswap_parameter(parameter, self.host))
         memcg, name = self._resolve(path)
         if memcg is not None:
             return memcg.read(name)
         return render_flat_keyed(stat_items(self.sim, self.host, list(range(len(self.sim.memcg_names)))))
 
     def write(self, path: str | os.PathLike[str], text: str | bytes | int) -> int:
-        """Write ``text`` to the file at ``path``; returns the length written (see :meth:`Memcg.write`)."""
+        """Write ``text`` to the file at ``path``; returns the length written (see :meth:`Memcg.write`).
+
+        ``/sys/module/zswap/parameters/shrinker_enabled`` takes ``Y``/``N`` (``kstrtobool``)."""
+        if os.fspath(path) == LRU_GEN_PATH:
+            raise CgroupAccessError(LRU_GEN_PATH, "aging and eviction commands are not simulated; use memory.reclaim")
+        parameter = self._zswap_parameter(path)
+        if parameter is not None:
+            raw = text.decode() if isinstance(text, bytes) else str(text)
+            self.sim.set_zswap_parameter(parameter, self.host, parse_module_bool(os.fspath(path), raw))
+            return len(raw)
         memcg, name = self._resolve(path)
         if memcg is None:
             raise CgroupAccessError(os.fspath(path), "read-only file")

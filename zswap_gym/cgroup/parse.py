@@ -147,6 +147,20 @@ def parse_writeback_flag(filename: str, text: str | bytes | int) -> bool:
     return int(token) == 1
 
 
+_KSTRTOBOOL = {"y": True, "1": True, "on": True, "n": False, "0": False, "off": False}
+
+
+def parse_module_bool(filename: str, text: str | bytes | int) -> bool:
+    """A boolean module parameter (``/sys/module/zswap/parameters/shrinker_enabled``), as the
+    kernel's ``kstrtobool`` reads it: ``Y``/``y``/``1``/``on`` or ``N``/``n``/``0``/``off``."""
+    raw = as_text(filename, text)
+    token = strip(raw).lower()
+    value = _KSTRTOBOOL.get(token[:1] if token[:1] in "yn" else token)
+    if value is None:
+        raise CgroupWriteError(filename, raw, "must be Y, N, 1, 0, on or off")
+    return value
+
+
 def _parse_swappiness(filename: str, raw: str, value: str) -> int:
     if value == "max":
         return SWAPPINESS_ANON_ONLY

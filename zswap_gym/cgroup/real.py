@@ -49,7 +49,11 @@ class RealCgroupFS:
         return f"RealCgroupFS(root={self.root!r})"
 
     def path_of(self, path: str | os.PathLike[str]) -> str:
-        """The filesystem path of a cgroup path (``"web/memory.stat"`` -> ``<root>/web/memory.stat``)."""
+        """The filesystem path of a cgroup path (``"web/memory.stat"`` -> ``<root>/web/memory.stat``).
+
+        ``/sys/module/zswap/parameters/...`` names the module parameter file itself."""
+        if os.fspath(path).startswith(("/sys/module/zswap/parameters/", "/sys/kernel/debug/")):
+            return os.fspath(path)
         return os.path.join(self.root, *split_path(path, self.root))
 
     def memcgs(self) -> list[str]:

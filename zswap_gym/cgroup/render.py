@@ -42,6 +42,11 @@ def render_flag(value: bool) -> str:
     return f"{int(bool(value))}\n"
 
 
+def render_module_bool(value: bool) -> str:
+    """A boolean module parameter, as ``param_get_bool`` prints it: ``Y`` or ``N``."""
+    return "Y\n" if value else "N\n"
+
+
 def render_flat_keyed(items: Iterable[tuple[str, float]]) -> str:
     """A flat-keyed file (``memory.stat``, ``memory.events``): one ``"<key> <integer>"`` per line."""
     return "".join(f"{key} {as_count(value)}\n" for key, value in items)

@@ -14,11 +14,12 @@ from .config import (
 )
 from .metrics import StepMetrics
 from .scenario_io import list_scenarios, load_scenario, scenario_from_dict
-from .simulator import KNOBS, Simulator
+from .simulator import KNOBS, ZSWAP_PARAMETERS, Simulator
 from .state import Loc, SimState
 
 __all__ = [
     "KNOBS",
+    "ZSWAP_PARAMETERS",
     "CompressorConfig",
     "ConfigError",
     "HostConfig",

@@ -40,6 +40,20 @@ def _tier_cdf(mean_us: float) -> np.ndarray:
     return _normal_cdf((_LOG_GRID - mu) / LATENCY_SIGMA)
 
 
+LATENCY_GRID_US = _GRID_US
+"""The latency grid (us) of :func:`refault_latency_cdf`: log-spaced from 0.5 us to 2 s, 160 points."""
+
+
+def refault_latency_cdf(weights: np.ndarray, tier_means_us: np.ndarray) -> np.ndarray:
+    """Refaults at or below each :data:`LATENCY_GRID_US` point, (H, grid): the mixture CDF scaled by
+    the refault count, for summing over steps (then take quantiles of the sum).
+
+    ``weights`` (H, T) refaults per tier; ``tier_means_us`` (H, T) each tier's mean latency."""
+    mu = np.log(np.maximum(tier_means_us, 1e-3)) - 0.5 * LATENCY_SIGMA**2
+    tiers = _normal_cdf((_LOG_GRID[None, None, :] - mu[..., None]) / LATENCY_SIGMA)
+    return (weights[..., None] * tiers).sum(axis=1)
+
+
 def refault_latency_quantile(weights: np.ndarray, tier_means_us: np.ndarray, q: float) -> np.ndarray:
     """Quantile ``q`` (us) of a mixture of log-normal tiers, per (host, memcg).
 
@@ -113,6 +127,8 @@ class StepMetrics:
     host_device_backlog_bytes: np.ndarray
     host_write_budget_used: np.ndarray
     """Bytes written this step as a share of the device's write budget for the step's duration."""
+    host_refault_tier_mean_us: np.ndarray
+    """(H, 3) mean latency of one refault from each tier this step (zswap, swap, zero page), us."""
 
     @property
     def stall_total_s(self) -> np.ndarray:

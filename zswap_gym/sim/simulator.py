@@ -46,6 +46,8 @@ from .workload import (
 )
 from .zswap import WRITEBACK_SOURCES, zswap_pool_worker, zswap_shrinker_scan, zswap_store, zswap_writeback_walk
 
+ZSWAP_PARAMETERS = ("shrinker_enabled",)
+"""zswap module parameters a controller may change at run time (per host)."""
 KNOBS = ("memory.high", "memory.max", "memory.zswap.max", "memory.swap.max", "memory.zswap.writeback")
 _KNOB_FIELD = {
     "memory.high": "memory_high",
@@ -309,6 +311,7 @@ class Simulator:
             nr_disk_swapins=np.zeros((h, m)),
             lru_tail=np.zeros(h),
             pool_reached_full=np.zeros(h, dtype=bool),
+            shrinker_enabled=np.full(h, self.cfg.host.zswap.shrinker_enabled),
             device_backlog_pages=np.zeros(h),
             device_bytes_written=np.zeros(h),
             device_bytes_read=np.zeros(h),
@@ -555,6 +558,19 @@ class Simulator:
             array[host, memcg] = bool(value)
         else:
             array[host, memcg] = np.inf if value is None else float(value)
+
+    def set_zswap_parameter(self, name: str, host: int, value: bool) -> None:
+        """Set a zswap module parameter of one host at run time (``/sys/module/zswap/parameters/``).
+
+        Only ``shrinker_enabled`` is writable here; the pool limits are fixed by the scenario."""
+        if name not in ZSWAP_PARAMETERS:
+            raise KeyError(f"unknown zswap parameter {name!r}; known: {list(ZSWAP_PARAMETERS)}")
+        self.state.shrinker_enabled[host] = bool(value)
+
+    def get_zswap_parameter(self, name: str, host: int) -> bool:
+        if name not in ZSWAP_PARAMETERS:
+            raise KeyError(f"unknown zswap parameter {name!r}; known: {list(ZSWAP_PARAMETERS)}")
+        return bool(self.state.shrinker_enabled[host])
 
     def get_knob(self, knob: str, host: int, memcg: int) -> float | bool | None:
         array = getattr(self.state, _KNOB_FIELD[knob])
@@ -1014,6 +1030,7 @@ class Simulator:
             host_device_bytes_read=acc.refault_pages["swap"].sum(axis=1) * PAGE_SIZE,
             host_device_backlog_bytes=st.device_backlog_pages * PAGE_SIZE,
             host_write_budget_used=written / budget_step,
+            host_refault_tier_mean_us=tier_means,
         )
 
     # ------------------------------------------------------------------------------------------

@@ -104,6 +104,7 @@ class SimState:
     # Host, (H,)
     lru_tail: np.ndarray  # float64, next LRU position to hand out (the young end)
     pool_reached_full: np.ndarray  # bool, zswap_pool_reached_full
+    shrinker_enabled: np.ndarray  # bool, /sys/module/zswap/parameters/shrinker_enabled
     device_backlog_pages: np.ndarray  # float64, writes queued on the swap device
     device_bytes_written: np.ndarray  # float64, cumulative (wear)
     device_bytes_read: np.ndarray  # float64, cumulative

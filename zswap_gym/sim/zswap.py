@@ -210,10 +210,10 @@ def zswap_shrinker_scan(sim: Simulator, reclaimed_pages: np.ndarray, lru_pages_b
     Returns chunks written back per (H, M).
     """
     st, cfg = sim.state, sim.cfg.host
-    if not cfg.zswap.shrinker_enabled:
+    if not st.shrinker_enabled.any():  # zswap.shrinker_enabled=N on every host
         return np.zeros_like(reclaimed_pages)
     g = sim.gauges()
-    active = (reclaimed_pages > 0) & st.zswap_writeback & (g.zswap_pages > 0)
+    active = (reclaimed_pages > 0) & st.zswap_writeback & (g.zswap_pages > 0) & st.shrinker_enabled[:, None]
     if not np.count_nonzero(active):
         return np.zeros_like(reclaimed_pages)
     stored = g.zswap_pages
