@@ -27,12 +27,15 @@ from .parse import (
     parse_writeback_flag,
 )
 from .paths import DEFAULT_ROOT
+from .procfs import MEMINFO_PATH, SWAPS_PATH, parse_meminfo, parse_swaps
 from .readers import idle_pages_at_least, parse_flat_keyed, parse_lru_gen, parse_pressure, parse_value
 from .real import RealCgroupFS, RealMemcg
 
 __all__ = [
     "DEFAULT_ROOT",
     "LRU_GEN_PATH",
+    "MEMINFO_PATH",
+    "SWAPS_PATH",
     "ZSWAP_PARAMETERS_DIR",
     "EVENTS_KEYS",
     "FILES",
@@ -55,6 +58,8 @@ __all__ = [
     "idle_pages_at_least",
     "parse_flat_keyed",
     "parse_lru_gen",
+    "parse_meminfo",
+    "parse_swaps",
     "parse_limit_value",
     "parse_pressure",
     "parse_proactive_writeback",

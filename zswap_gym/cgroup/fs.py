@@ -19,10 +19,18 @@ from .lru_gen import LRU_GEN_PATH, render_lru_gen
 from .memcg import FILES, Memcg, stat_items
 from .parse import parse_module_bool
 from .paths import DEFAULT_ROOT, split_path
+from .procfs import MEMINFO_PATH, SWAPS_PATH, render_meminfo, render_swaps
 from .render import render_flat_keyed, render_module_bool
 
 ROOT_FILES = ("memory.stat",)
 """Files of the simulated root cgroup (read-only)."""
+
+HOST_FILES = {
+    LRU_GEN_PATH: render_lru_gen,
+    MEMINFO_PATH: render_meminfo,
+    SWAPS_PATH: render_swaps,
+}
+"""Read-only host-wide files outside the cgroup tree, by absolute path: what each prints."""
 
 ZSWAP_PARAMETERS_DIR = "/sys/module/zswap/parameters"
 """Where the zswap module parameters live; ``shrinker_enabled`` there is readable and writable."""
@@ -108,10 +116,12 @@ class CgroupFS:
     def read(self, path: str | os.PathLike[str]) -> str:
         """The text of the file at ``path`` (e.g. ``"web/memory.current"``), as the kernel prints it.
 
-        Besides the cgroup files: ``/sys/module/zswap/parameters/shrinker_enabled`` (``Y``/``N``) and
-        ``/sys/kernel/debug/lru_gen`` (MGLRU generations per memcg, :mod:`.lru_gen`)."""
-        if os.fspath(path) == LRU_GEN_PATH:
-            return render_lru_gen(self.sim, self.host)
+        Besides the cgroup files: ``/sys/module/zswap/parameters/shrinker_enabled`` (``Y``/``N``),
+        ``/sys/kernel/debug/lru_gen`` (MGLRU generations per memcg, :mod:`.lru_gen`), ``/proc/meminfo``
+        and ``/proc/swaps`` (:mod:`.procfs`)."""
+        host_file = HOST_FILES.get(os.fspath(path))
+        if host_file is not None:
+            return host_file(self.sim, self.host)
         parameter = self._zswap_parameter(path)
         if parameter is not None:
             return render_module_bool(self.sim.get_zswap_parameter(parameter, self.host))
@@ -126,6 +136,8 @@ class CgroupFS:
         ``/sys/module/zswap/parameters/shrinker_enabled`` takes ``Y``/``N`` (``kstrtobool``)."""
         if os.fspath(path) == LRU_GEN_PATH:
             raise CgroupAccessError(LRU_GEN_PATH, "aging and eviction commands are not simulated; use memory.reclaim")
+        if os.fspath(path) in HOST_FILES:
+            raise CgroupAccessError(os.fspath(path), "read-only file")
         parameter = self._zswap_parameter(path)
         if parameter is not None:
             raw = text.decode() if isinstance(text, bytes) else str(text)

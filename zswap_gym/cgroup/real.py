@@ -52,7 +52,7 @@ class RealCgroupFS:
         """The filesystem path of a cgroup path (``"web/memory.stat"`` -> ``<root>/web/memory.stat``).
 
         ``/sys/module/zswap/parameters/...`` names the module parameter file itself."""
-        if os.fspath(path).startswith(("/sys/module/zswap/parameters/", "/sys/kernel/debug/")):
+        if os.fspath(path).startswith(("/sys/module/zswap/parameters/", "/sys/kernel/debug/", "/proc/")):
             return os.fspath(path)
         return os.path.join(self.root, *split_path(path, self.root))
 
