@@ -4,6 +4,7 @@ running one episode (:func:`run_episode`) with its summary (:class:`EpisodeSumma
 from .base import ActionPolicy, CgroupController
 from .registry import (
     ENTRY_POINT_GROUP,
+    PolicyLoadError,
     PolicySpec,
     UnknownPolicyError,
     list_policies,
@@ -21,6 +22,7 @@ __all__ = [
     "CgroupController",
     "EpisodeResult",
     "EpisodeSummary",
+    "PolicyLoadError",
     "PolicySpec",
     "SummaryAccumulator",
     "UnknownPolicyError",

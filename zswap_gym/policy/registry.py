@@ -27,6 +27,10 @@ class UnknownPolicyError(KeyError):
         return str(self.args[0])
 
 
+class PolicyLoadError(ImportError):
+    """A policy's entry point names a module or object that cannot be imported."""
+
+
 @dataclass(frozen=True)
 class PolicySpec:
     """A registered policy: its name, how to build it, and what it is."""
@@ -60,7 +64,10 @@ def _load(name: str) -> PolicySpec | None:
     ep = _entry_points().get(name)
     if ep is None:
         return None
-    factory = ep.load()  # importing the module may register the policy itself
+    try:
+        factory = ep.load()  # importing the module may register the policy itself
+    except (ImportError, AttributeError) as exc:
+        raise PolicyLoadError(f"policy {name!r} is declared as {ep.value!r} but does not load: {exc}") from exc
     if name not in _REGISTRY:
         doc = (getattr(factory, "__doc__", "") or "").strip().splitlines()
         register_policy(name, factory, doc[0] if doc else "", getattr(factory, "source", ""))
