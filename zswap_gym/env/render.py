@@ -227,7 +227,7 @@ class _Plot:
             )
         self.ax_dev.set_ylim(0, 105)
 
-    def draw(self, history: EpisodeHistory | None) -> np.ndarray:
+    def draw(self, history: EpisodeHistory | None, label: str = "zswap-gym host") -> np.ndarray:
         n = len(self.names)
         steps = 0 if history is None else len(history)
         for text in self.empty_texts:
@@ -251,7 +251,7 @@ class _Plot:
                 status += f" (means over {k} steps)"
         big = mem.size and float(mem.sum(axis=1).max()) >= GiB
         scale, unit = (GiB, "GiB") if big or not mem.size else (MiB, "MiB")
-        self.title.set_text(f"zswap-gym host: memory per memcg ({unit}) — {status}")
+        self.title.set_text(f"{label}: memory per memcg ({unit}) — {status}")
 
         if t.size:
             xlim = (float(t[0]), float(t[-1]) if t[-1] > t[0] else float(t[0]) + 1.0 / 6.0)
@@ -286,8 +286,10 @@ class _Plot:
         self.fig.clear()
 
 
-def render_rgb_array(history: EpisodeHistory | None, memcg_names: tuple[str, ...]) -> np.ndarray:
-    """The episode so far as an RGB image, ``uint8`` of shape (640, 960, 3).
+def render_rgb_array(
+    history: EpisodeHistory | None, memcg_names: tuple[str, ...], label: str = "zswap-gym host"
+) -> np.ndarray:
+    """The episode so far as an RGB image, ``uint8`` of shape (640, 960, 3), titled ``label``.
 
     Top: one stacked-area panel per memcg (resident / zswap compressed / swap, GiB or MiB against
     simulated minutes). Bottom: PSI ``some`` avg10 per memcg, refaulted pages per step from zswap and
@@ -306,7 +308,7 @@ def render_rgb_array(history: EpisodeHistory | None, memcg_names: tuple[str, ...
         _plots[names] = plot
         while len(_plots) > _CACHE_SIZE:
             _plots.popitem(last=False)[1].close()
-        return plot.draw(history)
+        return plot.draw(history, label)
 
 
 def close_figures() -> None:

@@ -130,5 +130,6 @@ def plot_episode(result: EpisodeResult, path: str) -> None:
 
     if result.history is None:
         raise ValueError("the episode was run without record_history=True: nothing to plot")
-    image = render_rgb_array(result.history, result.memcg_names)
+    label = f"{result.policy} on {result.scenario} (seed {result.seed})"
+    image = render_rgb_array(result.history, result.memcg_names, label)
     matplotlib.image.imsave(path, image)
