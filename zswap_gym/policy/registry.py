@@ -82,7 +82,7 @@ def policy_spec(name: str) -> PolicySpec:
     return spec
 
 
-def make_policy(name: str, **kwargs: Any) -> Any:
+def make_policy(name: str, /, **kwargs: Any) -> Any:
     """A new instance of policy ``name`` with ``kwargs`` for its parameters."""
     return policy_spec(name).factory(**kwargs)
 

@@ -42,7 +42,7 @@ class EpisodeResult:
     memcg_names: tuple[str, ...] = ()
 
 
-def resolve_policy(policy: str | CgroupController | ActionPolicy, **kwargs: Any) -> tuple[str, Any]:
+def resolve_policy(policy: str | CgroupController | ActionPolicy, /, **kwargs: Any) -> tuple[str, Any]:
     """(name, instance) of a policy given by name or as an object."""
     if isinstance(policy, str):
         return policy, make_policy(policy, **kwargs)
