@@ -374,3 +374,20 @@ def test_every_shipped_scenario_loads_and_steps(path):
     sim = Simulator(sc, num_hosts=1, seed=0)
     m = sim.step()
     assert m.footprint_bytes.sum() > 0
+
+
+def test_rate_sizes_and_exponent_numbers_are_read_from_text():
+    """``*_bytes_per_day`` / ``*_bytes_per_s`` take sizes with memparse suffixes ("400M"), and a float field
+    written as text YAML 1.1 does not read as a number ("3.0e8") is read as that number."""
+    sc = scenario_from_dict(
+        {
+            "name": "x",
+            "host": {"swap": {"write_budget_bytes_per_day": "400M", "read_bandwidth_bytes_per_s": "3.0e8"}},
+        }
+    )
+    assert sc.host.swap.write_budget_bytes_per_day == 400 * 2**20
+    assert sc.host.swap.read_bandwidth_bytes_per_s == 3.0e8
+    with pytest.raises(ConfigError, match=r"read_latency_us: expected a number, got the text 'fast'"):
+        scenario_from_dict({"name": "x", "host": {"swap": {"read_latency_us": "fast"}}})
+    with pytest.raises(ConfigError, match=r"write_budget_bytes_per_day: '400X' is not a size"):
+        scenario_from_dict({"name": "x", "host": {"swap": {"write_budget_bytes_per_day": "400X"}}})

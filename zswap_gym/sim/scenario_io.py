@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,21 @@ def _is_size_field(name: str) -> bool:
     return name.endswith("_bytes")
 
 
+def _is_size_rate_field(name: str) -> bool:
+    """Bytes per unit of time (``write_budget_bytes_per_day``, ``*_bandwidth_bytes_per_s``): sizes too."""
+    return "_bytes_per_" in name
+
+
+_NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _number_from_text(value: str, field_type: str, where: str) -> Any:
+    """A float field written as text YAML 1.1 does not read as a number (``3.0e8``, ``1e-6``)."""
+    if field_type.startswith("float") and _NUMBER_RE.match(value.strip()):
+        return float(value)
+    raise ConfigError(f"{where}: expected a number, got the text {value!r}")
+
+
 def _build(cls: type, data: Any, where: str, nested: dict[str, Any]) -> Any:
     if data is None:
         data = {}
@@ -88,6 +104,13 @@ def _build(cls: type, data: Any, where: str, nested: dict[str, Any]) -> Any:
                 kwargs[key] = parse_size(value, what=f"{where}.{key}")
             except SizeError as exc:
                 raise ConfigError(str(exc)) from None
+        elif _is_size_rate_field(key) and isinstance(value, str) and not _NUMBER_RE.match(value.strip()):
+            try:
+                kwargs[key] = float(parse_size(value.strip(), what=f"{where}.{key}"))
+            except SizeError as exc:
+                raise ConfigError(str(exc)) from None
+        elif isinstance(value, str) and str(allowed[key].type).startswith("float"):
+            kwargs[key] = _number_from_text(value, str(allowed[key].type), f"{where}.{key}")
         else:
             kwargs[key] = value
     try:
