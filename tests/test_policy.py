@@ -212,3 +212,13 @@ def test_memory_stat_reads_back_what_the_controller_did():
     controller.control(fs, 0.0)
     stat = parse_flat_keyed(fs.read("web/memory.stat"))
     assert stat["pgsteal_proactive"] > 0 and stat["zswpout"] + stat["swpout_zero"] == stat["pgsteal_proactive"]
+
+
+def test_cli_run_passes_policy_parameters_and_names_a_bad_one(capsys):
+    """``--param NAME=VALUE`` sets a policy parameter (value read as YAML); an unknown one is refused."""
+    assert main(["run", "--agent", "static-high", "--param", "share=0.8", "--steps", "3", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["run", "--agent", "static-high", "--param", "nosuch=1", "--steps", "3", "--quiet"]) == 2
+    assert "nosuch" in capsys.readouterr().err
+    assert main(["run", "--agent", "static-high", "--param", "share", "--steps", "3", "--quiet"]) == 2
+    assert "expected NAME=VALUE" in capsys.readouterr().err

@@ -87,6 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             episode_steps=steps,
             record_history=args.plot is not None,
             on_step=lambda _: bar.update(1),
+            policy_kwargs=_policy_params(args.param),
         )
     print(format_summary(result))
     if args.json:
@@ -97,6 +98,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         plot_episode(result, args.plot)
         print(f"plot written to {args.plot}")
     return 0
+
+
+def _policy_params(items: Sequence[str]) -> dict[str, object]:
+    """``["share=0.8", "memcgs=[web]"]`` -> ``{"share": 0.8, "memcgs": ["web"]}`` (values read as YAML)."""
+    import yaml
+
+    params: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param {item!r}: expected NAME=VALUE")
+        params[key.strip()] = yaml.safe_load(value)
+    return params
 
 
 def result_record(result) -> dict:
@@ -156,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=0, help="steps (default: the scenario's episode length)")
     p.add_argument("--plot", metavar="FILE.png", help="write a plot of the episode")
     p.add_argument("--json", metavar="FILE.json", help="write the summary as JSON")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a policy parameter (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("compare", help="every policy on every scenario: a summary table, saved as it goes")
@@ -186,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, FileNotFoundError) as exc:
         print(f"zswap-gym: {exc}", file=sys.stderr)
         return 2
-    except ImportError as exc:  # a declared policy that does not load
+    except (ImportError, ValueError, TypeError) as exc:  # a policy that does not load, a bad parameter
         print(f"zswap-gym: {exc}", file=sys.stderr)
         return 2
     except KeyError as exc:  # an unknown policy or scenario name
