@@ -117,17 +117,32 @@ class OffloadCore:
         self, m: StepMetrics, terms: dict[str, np.ndarray], reclaim: np.ndarray, writeback: np.ndarray
     ) -> dict[str, Any]:
         """Per-host metrics of the step (arrays with the host axis first); no wall-clock values."""
+        refaults = m.refault_pages
+        # The per-memcg figures summed over memcgs, in one reduction over a stacked block.
+        per_memcg = [
+            m.footprint_bytes,
+            m.stall_total_s,
+            *(m.stall_s[k] for k in STALL_SOURCES),
+            sum(refaults.values()),
+            *refaults.values(),
+            m.cpu_total_s,
+            m.oom_kills,
+        ]
+        footprint, stall, *per_host = np.array(per_memcg).sum(axis=2)
+        n = len(STALL_SOURCES)
+        stall_by_source, refault, refault_by_tier = per_host[:n], per_host[n], per_host[n + 1 : n + 1 + len(refaults)]
+        cpu, oom_kills = per_host[-2:]
         return {
             "dram_saved_bytes": m.host_dram_saved_bytes,
-            "dram_saved_share": m.host_dram_saved_bytes / np.maximum(m.footprint_bytes.sum(axis=1), 1.0),
+            "dram_saved_share": m.host_dram_saved_bytes / np.maximum(footprint, 1.0),
             "dram_used_bytes": m.host_dram_used_bytes,
-            "stall_s": m.stall_total_s.sum(axis=1),
-            **{f"stall_s.{k}": m.stall_s[k].sum(axis=1) for k in STALL_SOURCES},
-            "refault_pages": sum(m.refault_pages.values()).sum(axis=1),
-            **{f"refault_pages.{k}": v.sum(axis=1) for k, v in m.refault_pages.items()},
+            "stall_s": stall,
+            **{f"stall_s.{k}": v for k, v in zip(STALL_SOURCES, stall_by_source, strict=True)},
+            "refault_pages": refault,
+            **{f"refault_pages.{k}": v for k, v in zip(refaults, refault_by_tier, strict=True)},
             "refault_latency_mean_us": m.refault_latency_mean_us,
             "refault_latency_p99_us": m.refault_latency_p99_us,
-            "cpu_s": m.cpu_total_s.sum(axis=1),
+            "cpu_s": cpu,
             "swap_bytes_written": m.host_device_bytes_written,
             "swap_bytes_read": m.host_device_bytes_read,
             "device_utilisation": m.host_device_utilisation,
@@ -136,7 +151,7 @@ class OffloadCore:
             "psi_some_avg60": m.psi_some_avg60,
             "psi_full_avg10": m.psi_full_avg10,
             "promotion_rate_per_min": m.promotion_rate_per_min,
-            "oom_kills": m.oom_kills.sum(axis=1),
+            "oom_kills": oom_kills,
             "reclaim_requested_bytes": reclaim,
             "writeback_requested_bytes": writeback,
             "reclaimed_pages": m.events["pgsteal_proactive"],

@@ -162,28 +162,40 @@ class ObservationBuilder:
         """Chunks per memcg by age: resident memory by idle time (``RESIDENT_AGE_EDGES_S``) and
         zswap entries by time since store (``ZSWAP_AGE_EDGES_S``), (H, M, 4) and (H, M, 3).
 
-        Counts "at least this old" per edge with one block sum per memcg (each memcg's chunks are
-        contiguous), then takes differences: a few passes over boolean arrays."""
+        Counts "at least this old" per edge with block sums per memcg (each memcg's chunks are
+        contiguous), then takes differences: the masks of every edge are written into one boolean
+        block and summed per memcg in one call."""
         st, lay = sim.state, sim.layout
         h, m = sim.num_hosts, sim.num_memcgs
         nonempty = lay.block_len > 0
         starts = lay.block_start[nonempty]
-
-        def per_memcg_at_least(mask: np.ndarray, since: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
+        kinds = [(Loc.RESIDENT, st.last_access_s, RESIDENT_AGE_EDGES_S)]
+        if with_zswap:
+            kinds.append((Loc.ZSWAP, st.zswap_store_s, ZSWAP_AGE_EDGES_S))
+        masks = np.empty((sum(len(edges) + 1 for *_, edges in kinds), h, lay.num_chunks), dtype=bool)
+        first = 0
+        for loc, since, edges in kinds:  # 2 locations x 2-3 edges, not chunks
+            where = masks[first]
+            np.equal(st.loc, loc, out=where)
             age = sim.now_f32 - since
-            out = np.zeros((h, m, len(edges) + 1))
-            out[:, nonempty, 0] = np.add.reduceat(mask, starts, axis=1, dtype=np.int32)
-            for i, edge in enumerate(edges, start=1):  # 2-3 edges, not chunks
-                out[:, nonempty, i] = np.add.reduceat(mask & (age >= np.float32(edge)), starts, axis=1, dtype=np.int32)
-            buckets = out.copy()
-            buckets[..., :-1] -= out[..., 1:]  # at least e_i but not e_(i+1)
-            return buckets
-
-        resident = per_memcg_at_least(st.loc == Loc.RESIDENT, st.last_access_s, RESIDENT_AGE_EDGES_S)
+            for i, edge in enumerate(edges, start=1):
+                np.greater_equal(age, np.float32(edge), out=masks[first + i])
+                masks[first + i] &= where
+            first += len(edges) + 1
+        at_least = np.zeros((masks.shape[0], h, m))
+        at_least[:, :, nonempty] = np.add.reduceat(masks, starts, axis=2, dtype=np.int32)
+        at_least = np.moveaxis(at_least, 0, -1)  # (H, M, masks)
+        out = []
+        first = 0
+        for *_, edges in kinds:
+            counts = at_least[..., first : first + len(edges) + 1]
+            buckets = counts.copy()
+            buckets[..., :-1] -= counts[..., 1:]  # at least e_i but not e_(i+1)
+            out.append(buckets)
+            first += len(edges) + 1
         if not with_zswap:
-            return resident, np.zeros((h, m, len(ZSWAP_AGE_EDGES_S) + 1))
-        stored = per_memcg_at_least(st.loc == Loc.ZSWAP, st.zswap_store_s, ZSWAP_AGE_EDGES_S)
-        return resident, stored
+            out.append(np.zeros((h, m, len(ZSWAP_AGE_EDGES_S) + 1)))
+        return out[0], out[1]
 
     def markdown_table(self) -> str:
         """The feature table for docstrings and the README."""

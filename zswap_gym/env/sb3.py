@@ -168,7 +168,7 @@ class HostOffloadSB3VecEnv(VecEnv):
         actions, self._actions = self._actions, None
         obs, rewards, terminated, truncated, vinfo = self.venv.step(actions)
         dones = np.logical_or(terminated, truncated)
-        infos = _split_info(vinfo, self.num_envs, self.info_keys)
+        infos = self._host_infos(vinfo)
         time_limit = np.logical_and(truncated, np.logical_not(terminated)).tolist()
         for info, flag in zip(infos, time_limit, strict=True):
             info["TimeLimit.truncated"] = flag
@@ -180,6 +180,16 @@ class HostOffloadSB3VecEnv(VecEnv):
                 # The vector env resets the host in this step; its reset info is the new episode's seed.
                 self.reset_infos[i] = {} if seeds is None else {"episode_seed": int(seeds[i])}
         return obs, np.asarray(rewards, dtype=np.float32), dones, infos
+
+    def _host_infos(self, vinfo: dict[str, Any]) -> list[dict[str, Any]]:
+        """The per-host info dicts of a step: straight from the vector env's block of per-host
+        scalars when it is a :class:`HostOffloadVectorEnv` (no wrapper in between), else by
+        splitting the vector info key by key (the same dicts)."""
+        if isinstance(self.venv, HostOffloadVectorEnv):
+            infos = self.venv.host_scalar_infos(vinfo, self.info_keys)
+            if infos is not None:
+                return infos
+        return _split_info(vinfo, self.num_envs, self.info_keys)
 
     def close(self) -> None:
         self.venv.close()

@@ -55,6 +55,8 @@ class HostOffloadVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._done = np.zeros(num_envs, dtype=bool)
+        self._host_scalars: tuple[list[str], np.ndarray, list[np.ndarray]] | None = None
+        self._host_scalars_of: dict[str, Any] | None = None
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -128,21 +130,55 @@ class HostOffloadVectorEnv(VectorEnv):
         self._done = done
         return obs, reward, terminated, truncated, infos
 
-    @staticmethod
-    def _vector_info(info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
+    def _vector_info(self, info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
         """Gymnasium's vector info layout; hosts outside ``mask`` (restarted this step, their
-        action ignored) get zeros and a False ``_key`` mask."""
+        action ignored) get zeros and a False ``_key`` mask.
+
+        Arrays of one shape and dtype are copied together, as rows of one block (one copy per
+        group instead of one per key); each ``info[key]`` is its row. When every host stepped, the
+        block of per-host scalars (float64, shape (H,)) is kept for :meth:`host_scalar_infos`."""
+        every = bool(mask.all())
+        groups: dict[tuple[tuple[int, ...], np.dtype], list[str]] = {}
+        for key, value in info.items():
+            if isinstance(value, np.ndarray):
+                groups.setdefault((value.shape, value.dtype), []).append(key)
+        rows: dict[str, np.ndarray] = {}
+        self._host_scalars = None
+        for (shape, _dtype), keys in groups.items():
+            block = np.array([info[k] for k in keys])
+            if not every:
+                block[:, ~mask] = 0
+            views = list(block)
+            rows.update(zip(keys, views, strict=True))
+            if every and shape == (self.num_envs,) and block.dtype == np.float64:
+                self._host_scalars = (keys, block, views)
+        masks = iter(np.repeat(mask[None, :], len(info), axis=0))  # one copy of the mask per key
         out: dict[str, Any] = {}
         for key, value in info.items():
             if isinstance(value, dict):
                 out[key] = {k: np.full(mask.shape, v) for k, v in value.items()}
             else:
-                array = np.array(value)
-                if not mask.all():
-                    array[~mask] = 0
-                out[key] = array
-            out[f"_{key}"] = mask.copy()
+                out[key] = rows[key] if key in rows else np.array(value)
+            out[f"_{key}"] = next(masks)
+        self._host_scalars_of = out if self._host_scalars is not None else None
         return out
+
+    def host_scalar_infos(
+        self, info: dict[str, Any], keys: frozenset[str] | None = None
+    ) -> list[dict[str, float]] | None:
+        """One dict per host of the per-host scalars (float64 (H,) entries, as Python floats) of
+        ``info``, if ``info`` is the dict this env's last ``step``/``reset`` returned and every
+        host stepped; else ``None``. ``keys`` restricts the keys. (What the SB3 adapter hands to SB3,
+        built from the block the info's arrays are rows of, without a pass per key.)"""
+        if self._host_scalars is None or info is not self._host_scalars_of:
+            return None
+        names, block, views = self._host_scalars
+        if any(info.get(k) is not row for k, row in zip(names, views, strict=True)):
+            return None  # an entry was replaced after the step
+        if keys is not None:
+            pick = [i for i, k in enumerate(names) if k in keys]
+            names, block = [names[i] for i in pick], block[pick]
+        return [dict(zip(names, row, strict=True)) for row in block.T.tolist()]
 
     def render(self):
         from .render import render_ansi

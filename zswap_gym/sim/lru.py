@@ -32,6 +32,7 @@ class ChunkLayout:
     block_len: np.ndarray
     num_memcgs: int
     _memcg_keys: dict[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _bin_keys: dict[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_capacities(cls, capacities: list[int], num_memcgs: int) -> ChunkLayout:
@@ -51,6 +52,14 @@ class ChunkLayout:
         if keys is None:
             rows = np.arange(num_hosts, dtype=np.int64)[:, None] * self.num_memcgs
             keys = self._memcg_keys[num_hosts] = (rows + self.owner[None, :]).ravel()
+        return keys
+
+    def bin_keys(self, num_hosts: int) -> np.ndarray:
+        """:meth:`memcg_keys` times ``AGE_BINS + 1``: the first histogram slot of each chunk's
+        (host, memcg) in :func:`select_oldest`."""
+        keys = self._bin_keys.get(num_hosts)
+        if keys is None:
+            keys = self._bin_keys[num_hosts] = self.memcg_keys(num_hosts) * (AGE_BINS + 1)
         return keys
 
 
@@ -106,29 +115,33 @@ def select_oldest(eligible: np.ndarray, bins: np.ndarray, target_chunks: np.ndar
     """Pick, per memcg, the ``target_chunks`` oldest eligible chunks (H, C) bool.
 
     ``eligible`` (H, C) bool; ``bins`` (H, C) age bins; ``target_chunks`` (H, M) whole numbers of
-    chunks. Whole bins go from the oldest down; within the last bin needed, chunks go in slot order.
-    Works on the compacted list of eligible chunks. For a list with an exact position per entry,
-    :func:`select_in_order`.
+    chunks. Whole bins go from the oldest down; within the last bin needed, chunks go in slot order
+    (MGLRU evicts whole generations, oldest first). One histogram of every chunk, ineligible ones
+    in a spill slot, gives each memcg's threshold bin; only the chunks at or above it are listed.
+    For a list with an exact position per entry, :func:`select_in_order`.
     """
     h, c = eligible.shape
     groups = layout.num_memcgs
     target = np.asarray(target_chunks, dtype=np.int64).reshape(h, groups)
     if not np.count_nonzero(target > 0):
         return np.zeros((h, c), dtype=bool)
-    idx = flat_nonzero(eligible)
-    k = layout.memcg_keys(h)[idx]
-    b = bins.ravel()[idx]
-    counts = np.bincount(k * AGE_BINS + b, minlength=h * groups * AGE_BINS).reshape(h, groups, AGE_BINS)
+    # Age bin + 1 of eligible chunks, 0 for the others (int8: three cheap passes, no branches).
+    slot = bins + np.int8(1)
+    slot *= eligible
+    stride = AGE_BINS + 1
+    counts = np.bincount(layout.bin_keys(h) + slot.ravel(), minlength=h * groups * stride)
+    counts = counts.reshape(h, groups, stride)[..., 1:]
     at_or_older = np.zeros((h, groups, AGE_BINS + 1), dtype=np.int64)
     np.cumsum(counts[..., ::-1], axis=-1, out=at_or_older[..., AGE_BINS - 1 :: -1])
     thr = np.maximum((at_or_older[..., :AGE_BINS] >= target[..., None]).sum(-1) - 1, 0)
     thr[target <= 0] = AGE_BINS
     older = at_or_older.reshape(-1, AGE_BINS + 1)[np.arange(h * groups), np.minimum(thr + 1, AGE_BINS).ravel()]
     need = np.maximum(target.ravel() - older, 0)
-    thr_e = thr.ravel()[k]
-    cand = b >= thr_e
-    ci, ck = idx[cand], k[cand]
-    is_edge = b[cand] == thr_e[cand]
+    # Candidates: eligible chunks in their memcg's threshold bin or older (slot = bin + 1 > thr).
+    thr_slot = np.repeat(thr.astype(np.int8), layout.block_len, axis=1)
+    ci = flat_nonzero(slot > thr_slot)
+    ck = layout.memcg_keys(h)[ci]
+    is_edge = slot.ravel()[ci] == thr_slot.ravel()[ci] + 1
     ei, eg = ci[is_edge], ck[is_edge]
     first = eg.searchsorted(eg, side="left")
     take = np.arange(1, eg.size + 1) - first <= need[eg]

@@ -19,6 +19,12 @@ _ONE = np.uint64(1)
 _TO_UNIT24 = np.float32(1.0 / (1 << 24))
 
 
+def _unit24(x: np.ndarray) -> np.ndarray:
+    """24-bit integers (uint64 below 2**24) as float32, exactly: through int32, whose conversion to
+    float32 is a vector instruction (uint64's is not)."""
+    return x.astype(np.int32).astype(np.float32)
+
+
 def host_keys(seed: int | None, num_hosts: int, first_host: int = 0) -> np.ndarray:
     """64-bit keys for hosts ``first_host .. first_host + num_hosts - 1`` of a seed, shape (H,) uint64.
 
@@ -114,8 +120,7 @@ class CounterRNG:
     def uniform_pair(self, n: int, site: str, active: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Two independent float32 arrays (H, n), uniform on [0, 1), from one 64-bit hash each."""
         x = self._hash(n, site, active)
-        hi = (x >> _S40).astype(np.float32)
-        lo = (x & _LOW24).astype(np.float32)
+        hi, lo = _unit24(x >> _S40), _unit24(x & _LOW24)
         hi *= _TO_UNIT24
         lo *= _TO_UNIT24
         return hi, lo
@@ -123,7 +128,7 @@ class CounterRNG:
     def uniform(self, n: int, site: str, active: np.ndarray | None = None) -> np.ndarray:
         """One float32 array (H, n) uniform on [0, 1)."""
         x = self._hash(n, site, active)
-        u = (x >> _S40).astype(np.float32)
+        u = _unit24(x >> _S40)
         u *= _TO_UNIT24
         return u
 

@@ -221,6 +221,7 @@ class Simulator:
         self._gauges: Gauges | None = None
         self._agg = None
         self._schedule_cache: dict[int, ScheduleTables] = {}
+        self._touch_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.acc = StepAccumulator(num_hosts, m, self.psi_windows)
         self.reset(seed)
 
@@ -854,8 +855,7 @@ class Simulator:
         # Diurnal load and bursts scale the access rates; without them the rates are used as drawn.
         rate = st.rate_hz if (rate_multiplier == 1.0).all() else st.rate_hz * rate_multiplier[:, owner]
         u1, u2 = self.rng.uniform_pair(lay.num_chunks, "access")
-        p_none = np.exp(-rate * dt)
-        p_touch = 1.0 - p_none
+        p_none, p_touch = self._touch_probabilities(rate, dt)
         touched = (u1 < p_touch) & (st.loc != Loc.ABSENT)
         since_last = -np.log(np.maximum(p_none + u2 * p_touch, np.float32(1e-30))) / rate
         t_end = (t0 + host.step_s).astype(np.float32)[:, None]
@@ -894,6 +894,18 @@ class Simulator:
         c["cpu_decompress_s"] += z * host.compressor.decompress_us_per_page * 1e-6
         st.nr_disk_swapins += s
         self.set_loc((rows, cols), Loc.RESIDENT)  # a page under writeback is a swap cache hit
+
+    def _touch_probabilities(self, rate: np.ndarray, dt: np.float32) -> tuple[np.ndarray, np.ndarray]:
+        """Each chunk's probability of no touch in an interval, ``exp(-r dt)``, and of at least one
+        (H, C) float32. Rates change only when chunks are allocated or the working set shifts (or
+        diurnal load scales them), so the pair is kept while the rates are the same as last time."""
+        cached = getattr(self, "_touch_cache", None)  # absent in simulators pickled before it existed
+        if cached is not None and cached[0].shape == rate.shape and np.array_equal(cached[0], rate):
+            return cached[1], cached[2]
+        p_none = np.exp(-rate * dt)
+        p_touch = 1.0 - p_none
+        self._touch_cache = (rate.copy(), p_none, p_touch)
+        return p_none, p_touch
 
     # ------------------------------------------------------------------------------------------
     # Device, PSI, metrics

@@ -159,7 +159,8 @@ def zswap_writeback_walk(
     # by (memcg, position) exactly.
     sort = np.argsort(group * _GROUP_STRIDE + st.lru_seq.reshape(-1)[idx])
     idx, group = idx[sort], group[sort]
-    rank = np.arange(idx.size) - group.searchsorted(group, side="left")  # 0 = LRU head
+    start = group.searchsorted(group, side="left")  # where each memcg's list begins
+    rank = np.arange(idx.size) - start  # 0 = LRU head
     referenced = st.referenced.reshape(-1)[idx]
     groups = h * lay.num_memcgs
     if visit_budget is not None:
@@ -173,7 +174,6 @@ def zswap_writeback_walk(
         target = sim.round_chunks(write_target, f"round_writeback_{source}").reshape(-1)
         unreferenced = ~referenced
         running = np.cumsum(unreferenced)
-        start = group.searchsorted(group, side="left")
         written = unreferenced & (running - (running[start] - unreferenced[start]) <= target[group])
         # The walk passed over every referenced entry older than where it stopped; a short walk
         # went over the whole list.

@@ -1,0 +1,127 @@
+"""The shortcuts taken for speed give exactly what the plain computation gives.
+
+* ``select_oldest`` (one histogram over every chunk, ineligible ones in a spill slot) picks the same
+  chunks as the reference definition: whole age bins from the oldest down, slot order in the last bin.
+* The access model's touch probabilities are remembered while the rates stay the same, and
+  recomputed when they change (allocation, working-set shift, a direct edit of ``state.rate_hz``).
+* The vector env's info arrays are rows of per-group blocks; the SB3 adapter's per-host dicts come
+  straight from the block of per-host scalars and equal splitting the info key by key.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zswap_gym.env.sb3 import HostOffloadSB3VecEnv, _split_info
+from zswap_gym.env.vector_env import HostOffloadVectorEnv
+from zswap_gym.sim import Simulator, load_scenario
+from zswap_gym.sim.lru import AGE_BINS, ChunkLayout, select_oldest
+
+
+def reference_select_oldest(
+    eligible: np.ndarray, bins: np.ndarray, target: np.ndarray, layout: ChunkLayout
+) -> np.ndarray:
+    """The definition, one (host, memcg) at a time: oldest bins first, slot order within a bin."""
+    h, c = eligible.shape
+    out = np.zeros((h, c), dtype=bool)
+    for host in range(h):
+        for memcg in range(layout.num_memcgs):
+            want = int(target[host, memcg])
+            if want <= 0:
+                continue
+            slots = np.flatnonzero(eligible[host] & (layout.owner == memcg))
+            order = sorted(slots, key=lambda s: (-int(bins[host, s]), s))
+            # Whole bins older than the last one needed, then that bin in slot order.
+            chosen = order[:want]
+            if chosen:
+                edge = min(int(bins[host, s]) for s in chosen)
+                older = [s for s in order if bins[host, s] > edge]
+                in_edge = [s for s in order if bins[host, s] == edge][: max(want - len(older), 0)]
+                chosen = older + in_edge
+            out[host, chosen] = True
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_select_oldest_matches_the_definition(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    layout = ChunkLayout.from_capacities([int(x) for x in rng.integers(1, 60, size=4)] + [0], 6)
+    h, c = 3, layout.num_chunks
+    eligible = rng.random((h, c)) < rng.uniform(0.2, 1.0)
+    bins = rng.integers(0, AGE_BINS, size=(h, c)).astype(np.int8)
+    bins[:, : c // 3] = rng.integers(40, AGE_BINS, size=(h, c // 3))  # crowd the oldest bins
+    target = rng.integers(-2, 40, size=(h, layout.num_memcgs))
+    got = select_oldest(eligible, bins, target, layout)
+    np.testing.assert_array_equal(got, reference_select_oldest(eligible, bins, target, layout))
+    assert not (got & ~eligible).any()
+
+
+def test_select_oldest_takes_everything_when_the_target_exceeds_the_eligible_chunks() -> None:
+    layout = ChunkLayout.from_capacities([5, 3], 2)
+    eligible = np.array([[True, False, True, True, False, True, True, False]])
+    bins = np.array([[1, 2, 3, 4, 5, 6, 7, 8]], dtype=np.int8)
+    got = select_oldest(eligible, bins, np.array([[10, 1]]), layout)
+    np.testing.assert_array_equal(got, [[True, False, True, True, False, False, True, False]])  # memcg 1: its oldest
+
+
+def test_touch_probabilities_follow_the_rates() -> None:
+    sim = Simulator(load_scenario("default"), num_hosts=2, seed=1)
+    dt = np.float32(sim.cfg.host.step_s)
+    rate = sim.state.rate_hz
+    p_none, p_touch = sim._touch_probabilities(rate, dt)
+    np.testing.assert_array_equal(p_none, np.exp(-rate * dt))
+    assert sim._touch_probabilities(rate, dt)[0] is p_none  # the same rates: remembered
+    rate[0, :10] *= np.float32(3.0)  # a direct edit of the state
+    p_none2, p_touch2 = sim._touch_probabilities(rate, dt)
+    np.testing.assert_array_equal(p_none2, np.exp(-rate * dt))
+    np.testing.assert_array_equal(p_touch2, 1.0 - np.exp(-rate * dt))
+
+
+def test_a_rate_edit_between_steps_changes_the_trajectory_like_a_fresh_simulator() -> None:
+    """Two simulators, one stepped before the edit (its probabilities remembered), one fresh:
+    after the same edit they step identically."""
+    scenario = load_scenario("default")
+    a, b = Simulator(scenario, 1, seed=3), Simulator(scenario, 1, seed=3)
+    a.step()
+    b.step()
+    b._touch_cache = None
+    for sim in (a, b):
+        sim.state.rate_hz[0, :500] = np.float32(0.5)
+    ma, mb = a.step(), b.step()
+    for key, value in ma.all_arrays().items():
+        np.testing.assert_array_equal(value, mb.all_arrays()[key], err_msg=key)
+    np.testing.assert_array_equal(a.state.last_access_s, b.state.last_access_s)
+
+
+def test_vector_info_rows_are_copies_and_masks_are_separate() -> None:
+    env = HostOffloadVectorEnv(num_envs=3, autoreset_mode="Disabled")
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.zeros(env.action_space.shape, np.float32))
+    metrics = env.core.last_metrics
+    assert not np.shares_memory(info["dram_saved_bytes"], metrics.host_dram_saved_bytes)
+    info["_stall_s"][0] = False
+    assert info["_cpu_s"].all(), "each key has its own mask array"
+    # A partial reset step: the restarted host's entries are zero, its masks False.
+    env = HostOffloadVectorEnv(num_envs=3, max_episode_steps=1)
+    env.reset(seed=0)
+    env.step(np.zeros(env.action_space.shape, np.float32))
+    _, _, _, _, info = env.step(np.zeros(env.action_space.shape, np.float32))
+    assert not info["_stall_s"].any() and not info["stall_s"].any()
+
+
+def test_adapter_host_infos_equal_the_key_by_key_split() -> None:
+    env = HostOffloadSB3VecEnv(num_envs=3)
+    env.seed(0)
+    env.reset()
+    _, _, _, _, vinfo = env.venv.step(np.full((3, *env.action_space.shape), 0.5, np.float32))
+    fast = env.venv.host_scalar_infos(vinfo)
+    slow = _split_info(vinfo, 3)
+    assert fast == slow and [list(d) for d in fast] == [list(d) for d in slow]
+    assert all(type(v) is float for d in fast for v in d.values())
+    keys = frozenset({"stall_s", "cpu_s", "not_a_key"})
+    assert env.venv.host_scalar_infos(vinfo, keys) == _split_info(vinfo, 3, keys)
+    vinfo["stall_s"] = vinfo["stall_s"] * 2  # replaced after the step: the block no longer describes it
+    assert env.venv.host_scalar_infos(vinfo) is None
+    assert env._host_infos(vinfo) == _split_info(vinfo, 3)
+    assert env.venv.host_scalar_infos(dict(vinfo)) is None  # not the env's own info dict
