@@ -27,6 +27,8 @@ import dataclasses
 import math
 
 import numpy as np
+from helpers_sim import COLD, tenant, workload
+from helpers_sim import scenario as make_scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -381,6 +383,24 @@ def test_initial_state_respects_swap_capacity_and_every_limit(scenario, seed):
     assert (g.swap_slot_pages * PAGE_SIZE <= sim.state.swap_max).all(), (
         f"reset: swap {g.swap_slot_pages * PAGE_SIZE} > memory.swap.max {sim.state.swap_max}"
     )
+    assert (g.pool_bytes_host <= sim.max_pool_bytes).all(), (
+        f"reset: pool {g.pool_bytes_host} > the host's limit {sim.max_pool_bytes}"
+    )
+
+
+def test_initial_zswap_of_several_tenants_shares_the_host_pool_limit():
+    """The global pool limit is per host (``zswap_check_limits()`` compares the whole pool with
+    ``max_pool_percent``): three cold tenants starting in zswap together stay within it, the tenants
+    set up later getting what the earlier ones left (regression: each was checked alone)."""
+    tenants = tuple(
+        tenant(f"t{i}", wl=workload(1 * GiB, (COLD,), initial_zswap_idle_s=30.0), nr_tasks=2) for i in range(3)
+    )
+    sc = make_scenario(*tenants, dram=4 * GiB, zswap=ZswapConfig(max_pool_percent=5.0))
+    sim = Simulator(sc, num_hosts=2, seed=0)
+    g = sim.gauges()
+    assert (g.pool_bytes_host <= sim.max_pool_bytes).all()
+    assert (g.pool_bytes_host >= 0.9 * sim.max_pool_bytes).all()  # the pool is filled, not left empty
+    assert (g.zswap_pages[:, 0] > 0).all()
 
 
 @SETTINGS

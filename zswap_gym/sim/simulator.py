@@ -384,8 +384,10 @@ class Simulator:
         slots_used = (st.loc != Loc.RESIDENT) & (st.loc != Loc.ABSENT)
         slots_free = self.swap_capacity_pages - slots_used.sum(axis=1) * pages
         pool_bytes = np.where(ranked_cold, np.take_along_axis(st.zpool_bytes, order, axis=1) * pages, 0.0)
+        # The pool limit is the host's (zswap_check_limits): earlier tenants' entries count against it.
+        pool_used = np.where(st.loc == Loc.ZSWAP, st.zpool_bytes, 0.0).sum(axis=1) * pages
         fits = (np.cumsum(ranked_cold, axis=1) * pages <= slots_free[:, None]) & (
-            np.cumsum(pool_bytes, axis=1) <= self.max_pool_bytes
+            np.cumsum(pool_bytes, axis=1) <= (self.max_pool_bytes - pool_used)[:, None]
         )
         owner_ranked = self.layout.owner[order]
         swap_max = np.take_along_axis(st.swap_max, owner_ranked, axis=1)
