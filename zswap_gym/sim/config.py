@@ -236,7 +236,10 @@ class Phase:
     diurnal  footprint x (1 + size_amplitude sin) and access rates x (1 + rate_amplitude sin),
              period ``period_s``, from ``start_s`` on
     shift    at ``start_s`` a ``fraction`` of the memory draws fresh access rates (the working
-             set moves: some cold memory turns hot)
+             set moves: some cold memory turns hot); with ``invert`` the chosen memory instead
+             swaps rates by rank (its coldest pages take its hottest pages' rates and the
+             reverse), so its cold set turns hot and its hot set cold, the rates' distribution
+             unchanged
     burst    during the window, access rates x ``rate_multiplier`` and ``size_delta_bytes`` more
     ======== ==================================================================================
     """
@@ -250,6 +253,7 @@ class Phase:
     rate_amplitude: float = 0.0
     fraction: float = 0.0
     rate_multiplier: float = 1.0
+    invert: bool = False
 
     @property
     def end_s(self) -> float:
@@ -266,6 +270,10 @@ class Phase:
         _check_range(where, "rate_amplitude", self.rate_amplitude, 0, 0.95)
         _check_range(where, "fraction", self.fraction, 0, 1)
         _check_range(where, "rate_multiplier", self.rate_multiplier, 0, 1e4, lo_open=True)
+        if not isinstance(self.invert, bool):
+            raise ConfigError(f"{where}.invert = {self.invert!r}: must be true or false")
+        if self.invert and self.kind != "shift":
+            raise ConfigError(f"{where}.invert: only a shift phase can invert rates, not a {self.kind} phase")
         if self.kind in ("growth", "shrink", "burst") and self.duration_s <= 0:
             raise ConfigError(f"{where}.duration_s = {self.duration_s!r}: a {self.kind} phase needs > 0")
 

@@ -42,6 +42,7 @@ from .workload import (
     draw_access_rates,
     draw_compressed_bytes,
     expected_compressed_bytes,
+    invert_rates_by_rank,
     zsmalloc_class_bytes,
 )
 from .zswap import WRITEBACK_SOURCES, zswap_pool_worker, zswap_shrinker_scan, zswap_store, zswap_writeback_walk
@@ -786,15 +787,17 @@ class Simulator:
     # Workload
     # ------------------------------------------------------------------------------------------
 
-    def _schedule_rows(self, step_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each host's footprint (chunks), rate multiplier and shift fraction for its step, (H, M)."""
+    def _schedule_rows(self, step_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each host's footprint (chunks), rate multiplier, shift fraction and shift inversion flag for
+        its step, (H, M)."""
         blocks = step_index // SCHEDULE_BLOCK
         h, m = self.num_hosts, self.num_memcgs
         table = self._schedule_cache.get(int(blocks[0]))
         if table is not None and (blocks == blocks[0]).all():  # the usual case: one table for all hosts
             i = step_index - blocks[0] * SCHEDULE_BLOCK
-            return table.size_chunks[i], table.rate_multiplier[i], table.shift_fraction[i]
+            return table.size_chunks[i], table.rate_multiplier[i], table.shift_fraction[i], table.shift_invert[i]
         size, rate, shift = np.empty((h, m)), np.empty((h, m), dtype=np.float32), np.empty((h, m))
+        invert = np.empty((h, m), dtype=bool)
         for block in np.unique(blocks):  # hosts reset at different times may be in other blocks
             table = self._schedule_cache.get(int(block))
             if table is None:
@@ -805,15 +808,18 @@ class Simulator:
                 )
             rows = blocks == block
             i = step_index[rows] - block * SCHEDULE_BLOCK
-            size[rows], rate[rows], shift[rows] = (
+            size[rows], rate[rows], shift[rows], invert[rows] = (
                 table.size_chunks[i],
                 table.rate_multiplier[i],
                 table.shift_fraction[i],
+                table.shift_invert[i],
             )
-        return size, rate, shift
+        return size, rate, shift, invert
 
-    def _workload_changes(self, size_chunks: np.ndarray, shift_fraction: np.ndarray, t0: np.ndarray) -> None:
-        """Allocate or free to follow each tenant's footprint; redraw rates on a working-set shift."""
+    def _workload_changes(
+        self, size_chunks: np.ndarray, shift_fraction: np.ndarray, shift_invert: np.ndarray, t0: np.ndarray
+    ) -> None:
+        """Allocate or free to follow each tenant's footprint; redraw (or invert) rates on a working-set shift."""
         st, lay, pages, dt = self.state, self.layout, self.cfg.host.chunk_pages, self.cfg.host.step_s
         g = self.gauges()
         allocated = g.footprint_pages / pages
@@ -840,6 +846,10 @@ class Simulator:
             alive = st.loc != Loc.ABSENT
             u = self.rng.uniform(lay.num_chunks, "shift_pick", active=shift_fraction.any(axis=1))
             moved = alive & (u < shift_fraction[:, lay.owner])
+            inverted = moved & shift_invert[:, lay.owner]
+            if inverted.any():  # the cold set turns hot and the hot set cold
+                invert_rates_by_rank(st.rate_hz, inverted, lay.owner)
+                moved &= ~inverted
             rows, cols = np.nonzero(moved)
             u_band, u_rate = self.rng.pair_at(rows, cols, "shift_rate")
             st.rate_hz[rows, cols] = draw_access_rates(lay.owner[cols], self.tables, u_band, u_rate)
@@ -962,8 +972,8 @@ class Simulator:
             self.memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active)
         if writeback_bytes is not None and np.any(writeback_bytes):
             self.zswap_proactive_writeback(np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s)
-        size_chunks, rate_mult, shift = self._schedule_rows(st.step_index)
-        self._workload_changes(size_chunks, shift, t0)
+        size_chunks, rate_mult, shift, invert = self._schedule_rows(st.step_index)
+        self._workload_changes(size_chunks, shift, invert, t0)
         self._accesses(rate_mult, t0)
         st.now_s = t0 + host.step_s
         self._reactive_reclaim()

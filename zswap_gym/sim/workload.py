@@ -137,6 +137,7 @@ class ScheduleTables:
     size_chunks: np.ndarray  # (S, M) float64 target footprint in chunks at the end of each step
     rate_multiplier: np.ndarray  # (S, M) float32
     shift_fraction: np.ndarray  # (S, M) share of memory redrawing its access rate during the step
+    shift_invert: np.ndarray  # (S, M) bool: that share swaps rates by rank instead of redrawing
 
 
 def build_schedule(scenario: ScenarioConfig, num_steps: int, first_step: int = 0) -> ScheduleTables:
@@ -148,6 +149,7 @@ def build_schedule(scenario: ScenarioConfig, num_steps: int, first_step: int = 0
     size = np.zeros((num_steps, m))
     rate = np.ones((num_steps, m), dtype=np.float64)
     shift = np.zeros((num_steps, m))
+    invert = np.zeros((num_steps, m), dtype=bool)
     for i, tenant in enumerate(scenario.tenants):
         w = tenant.workload
         bytes_t = np.full(num_steps, float(w.size_bytes))
@@ -170,5 +172,27 @@ def build_schedule(scenario: ScenarioConfig, num_steps: int, first_step: int = 0
             elif p.kind == "shift":
                 fires = (t_start <= p.start_s) & (p.start_s < t_end)
                 shift[:, i] = np.maximum(shift[:, i], np.where(fires, p.fraction, 0.0))
+                invert[:, i] |= fires & p.invert
         size[:, i] = np.maximum(bytes_t * size_factor, 0.0) / host.chunk_bytes
-    return ScheduleTables(size, rate.astype(np.float32), shift)
+    return ScheduleTables(size, rate.astype(np.float32), shift, invert)
+
+
+def invert_rates_by_rank(rate_hz: np.ndarray, chosen: np.ndarray, owner: np.ndarray) -> None:
+    """Within each (host, memcg), give the ``chosen`` chunks each other's rates in reversed rank order:
+    the k-th coldest takes the k-th hottest's rate (in place on ``rate_hz``, (H, C)). The chosen
+    chunks' rate distribution is unchanged; its cold end and hot end trade places."""
+    rows, cols = np.nonzero(chosen)
+    if rows.size == 0:
+        return
+    group = rows.astype(np.int64) * (int(owner.max()) + 1) + owner[cols]
+    rates = rate_hz[rows, cols]
+    order = np.lexsort((cols, rates, group))  # by group, then rate ascending (ties by slot)
+    sorted_group = group[order]
+    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    ends = np.r_[starts[1:], sorted_group.size]
+    run = np.repeat(np.arange(starts.size), ends - starts)
+    position = np.arange(sorted_group.size)
+    mirrored = starts[run] + ends[run] - 1 - position  # the same rank counted from the other end
+    new = np.empty_like(rates)
+    new[order] = rates[order][mirrored]
+    rate_hz[rows, cols] = new
