@@ -42,7 +42,7 @@ Choices where the sources are silent (the thread's threshold is "policy-defined"
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 from zswap_gym.cgroup import CgroupFiles, ReclaimShortError
 
@@ -64,7 +64,8 @@ class SenpaiAgeWriteback(SenpaiTMO):
             ``memory.reclaim source=zswap``, no age).
         pause_on_pressure: skip a memcg's writeback while its PSI some is at or above Senpai's target
             (default off).
-        interval_s, reclaim_ratio, psi_threshold_percent, psi_window, memcgs: Senpai's, as in
+        **senpai: Senpai's ``interval_s``, ``reclaim_ratio``, ``psi_threshold_percent``, ``psi_window``,
+            ``memcgs``, as in
             :class:`~agents.senpai_tmo.SenpaiTMO` (6 s, 0.0005, 0.1 %, ``"interval"``, all memcgs).
     """
 
@@ -82,19 +83,9 @@ class SenpaiAgeWriteback(SenpaiTMO):
         writeback_interval_s: float = 60.0,
         form: str = "proactive_writeback",
         pause_on_pressure: bool = False,
-        interval_s: float = 6.0,
-        reclaim_ratio: float = 0.0005,
-        psi_threshold_percent: float = 0.1,
-        psi_window: str = "interval",
-        memcgs: Sequence[str] | None = None,
+        **senpai: Any,
     ) -> None:
-        super().__init__(
-            interval_s=interval_s,
-            reclaim_ratio=reclaim_ratio,
-            psi_threshold_percent=psi_threshold_percent,
-            psi_window=psi_window,
-            memcgs=memcgs,
-        )
+        super().__init__(**senpai)
         if age_threshold_s < 0:
             raise ValueError(f"age_threshold_s = {age_threshold_s!r}: must be >= 0 seconds")
         if write_budget_bytes_per_s < 0:

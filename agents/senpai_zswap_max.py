@@ -36,7 +36,7 @@ thread's convergence case.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 from zswap_gym.cgroup import CgroupFiles
 
@@ -53,7 +53,8 @@ class SenpaiZswapMax(SenpaiTMO):
         zswap_max_share: the limit on compressed bytes as a share of ``memory.current`` when written.
         zswap_max_bytes: an absolute limit in bytes instead of the share (``None``: use the share).
         set_at_s: simulated time at which the limit is written, s (0: at the first call).
-        interval_s, reclaim_ratio, psi_threshold_percent, psi_window, memcgs: Senpai's, as in
+        **senpai: Senpai's ``interval_s``, ``reclaim_ratio``, ``psi_threshold_percent``, ``psi_window``,
+            ``memcgs``, as in
             :class:`~agents.senpai_tmo.SenpaiTMO` (6 s, 0.0005, 0.1 %, ``"interval"``, all memcgs).
     """
 
@@ -69,19 +70,9 @@ class SenpaiZswapMax(SenpaiTMO):
         zswap_max_share: float = 0.02,
         zswap_max_bytes: int | None = None,
         set_at_s: float = 0.0,
-        interval_s: float = 6.0,
-        reclaim_ratio: float = 0.0005,
-        psi_threshold_percent: float = 0.1,
-        psi_window: str = "interval",
-        memcgs: Sequence[str] | None = None,
+        **senpai: Any,
     ) -> None:
-        super().__init__(
-            interval_s=interval_s,
-            reclaim_ratio=reclaim_ratio,
-            psi_threshold_percent=psi_threshold_percent,
-            psi_window=psi_window,
-            memcgs=memcgs,
-        )
+        super().__init__(**senpai)
         if not 0 <= zswap_max_share <= 1:
             raise ValueError(f"zswap_max_share = {zswap_max_share!r}: must be in [0, 1]")
         if zswap_max_bytes is not None and zswap_max_bytes < 0:

@@ -26,8 +26,6 @@ it affects every memcg, as on a real host.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from zswap_gym.cgroup import ZSWAP_PARAMETERS_DIR, CgroupFiles
 
 from .senpai_tmo import SenpaiTMO
@@ -49,23 +47,6 @@ class SenpaiShrinker(SenpaiTMO):
         "Senpai (Weiner et al., TMO, ASPLOS'22) with the memcg-aware zswap shrinker enabled "
         "(mm/zswap.c zswap_shrinker_scan, second chance; shrinker_enabled=Y)"
     )
-
-    def __init__(
-        self,
-        *,
-        interval_s: float = 6.0,
-        reclaim_ratio: float = 0.0005,
-        psi_threshold_percent: float = 0.1,
-        psi_window: str = "interval",
-        memcgs: Sequence[str] | None = None,
-    ) -> None:
-        super().__init__(
-            interval_s=interval_s,
-            reclaim_ratio=reclaim_ratio,
-            psi_threshold_percent=psi_threshold_percent,
-            psi_window=psi_window,
-            memcgs=memcgs,
-        )
 
     @staticmethod
     def ensure_shrinker(fs: CgroupFiles) -> None:
