@@ -222,3 +222,16 @@ def test_cli_run_passes_policy_parameters_and_names_a_bad_one(capsys):
     assert "nosuch" in capsys.readouterr().err
     assert main(["run", "--agent", "static-high", "--param", "share", "--steps", "3", "--quiet"]) == 2
     assert "expected NAME=VALUE" in capsys.readouterr().err
+
+
+def test_cli_output_piped_into_a_reader_that_quits_early_stops_quietly():
+    """``zswap-gym agents | head -1`` prints one line and no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    code = "import sys; from zswap_gym.cli import main; sys.exit(main(['agents']))"
+    proc = subprocess.run(
+        f'{sys.executable} -c "{code}" | head -1', shell=True, capture_output=True, text=True, check=False
+    )
+    assert len(proc.stdout.splitlines()) == 1
+    assert "Traceback" not in proc.stderr
