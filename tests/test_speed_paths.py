@@ -69,13 +69,17 @@ def test_touch_probabilities_follow_the_rates() -> None:
     sim = Simulator(load_scenario("default"), num_hosts=2, seed=1)
     dt = np.float32(sim.cfg.host.step_s)
     rate = sim.state.rate_hz
-    p_none, p_touch = sim._touch_probabilities(rate, dt)
-    np.testing.assert_array_equal(p_none, np.exp(-rate * dt))
-    assert sim._touch_probabilities(rate, dt)[0] is p_none  # the same rates: remembered
+    touch = sim._touch_probabilities(rate, dt)
+    np.testing.assert_array_equal(touch.p_none, np.exp(-rate * dt))
+    assert sim._touch_probabilities(rate, dt) is touch  # the same rates: remembered
     rate[0, :10] *= np.float32(3.0)  # a direct edit of the state
-    p_none2, p_touch2 = sim._touch_probabilities(rate, dt)
-    np.testing.assert_array_equal(p_none2, np.exp(-rate * dt))
-    np.testing.assert_array_equal(p_touch2, 1.0 - np.exp(-rate * dt))
+    touch2 = sim._touch_probabilities(rate, dt)
+    np.testing.assert_array_equal(touch2.p_none, np.exp(-rate * dt))
+    # The draws are kept as 24-bit whole numbers: p_touch is stored scaled by 2**24 and 2**-24 (exactly).
+    p_touch = 1.0 - np.exp(-rate * dt)
+    np.testing.assert_array_equal(touch2.p_touch_x2p24, p_touch * np.float32(2.0**24))
+    np.testing.assert_array_equal(touch2.p_touch_x2m24, p_touch * np.float32(2.0**-24))
+    np.testing.assert_array_equal(touch2.p_touch_x2p24 * np.float32(2.0**-24), p_touch)
 
 
 def test_a_rate_edit_between_steps_changes_the_trajectory_like_a_fresh_simulator() -> None:

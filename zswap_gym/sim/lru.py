@@ -72,9 +72,15 @@ def blend(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``np.where(mask, a, b)`` for float32 arrays, bit for bit, without branches: ``np.where`` on
     an irregular mask costs several times a plain arithmetic pass. ``a`` and ``b`` broadcast to
     ``mask``'s shape."""
-    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32))
-    bits = -mask.view(np.int8).astype(np.int32)  # all ones where mask
-    return ((a.view(np.int32) & bits) | (b.view(np.int32) & ~bits)).view(np.float32)
+    a = np.broadcast_to(np.asarray(a, dtype=np.float32), mask.shape)
+    b = np.broadcast_to(np.asarray(b, dtype=np.float32), mask.shape)
+    bits = mask.view(np.int8).astype(np.int32)
+    np.negative(bits, out=bits)  # all ones where mask
+    b_bits = b.view(np.int32)
+    out = a.view(np.int32) ^ b_bits  # b ^ ((a ^ b) & bits): a where mask, b elsewhere
+    out &= bits
+    out ^= b_bits
+    return out.view(np.float32)
 
 
 def age_bins(age_s: np.ndarray) -> np.ndarray:
@@ -114,6 +120,17 @@ def count_per_memcg(mask: np.ndarray, layout: ChunkLayout, weights: np.ndarray |
 def select_oldest(eligible: np.ndarray, bins: np.ndarray, target_chunks: np.ndarray, layout: ChunkLayout) -> np.ndarray:
     """Pick, per memcg, the ``target_chunks`` oldest eligible chunks (H, C) bool.
 
+    The mask form of :func:`select_oldest_flat` (same arguments)."""
+    selected = np.zeros(eligible.size, dtype=bool)
+    selected[select_oldest_flat(eligible, bins, target_chunks, layout)] = True
+    return selected.reshape(eligible.shape)
+
+
+def select_oldest_flat(
+    eligible: np.ndarray, bins: np.ndarray, target_chunks: np.ndarray, layout: ChunkLayout
+) -> np.ndarray:
+    """Flat indices (ascending) of, per memcg, the ``target_chunks`` oldest eligible chunks.
+
     ``eligible`` (H, C) bool; ``bins`` (H, C) age bins; ``target_chunks`` (H, M) whole numbers of
     chunks. Whole bins go from the oldest down; within the last bin needed, chunks go in slot order
     (MGLRU evicts whole generations, oldest first). One histogram of every chunk, ineligible ones
@@ -124,7 +141,7 @@ def select_oldest(eligible: np.ndarray, bins: np.ndarray, target_chunks: np.ndar
     groups = layout.num_memcgs
     target = np.asarray(target_chunks, dtype=np.int64).reshape(h, groups)
     if not np.count_nonzero(target > 0):
-        return np.zeros((h, c), dtype=bool)
+        return np.zeros(0, dtype=np.intp)
     # Age bin + 1 of eligible chunks, 0 for the others (int8: three cheap passes, no branches).
     slot = bins + np.int8(1)
     slot *= eligible
@@ -140,15 +157,13 @@ def select_oldest(eligible: np.ndarray, bins: np.ndarray, target_chunks: np.ndar
     # Candidates: eligible chunks in their memcg's threshold bin or older (slot = bin + 1 > thr).
     thr_slot = np.repeat(thr.astype(np.int8), layout.block_len, axis=1)
     ci = flat_nonzero(slot > thr_slot)
-    ck = layout.memcg_keys(h)[ci]
-    is_edge = slot.ravel()[ci] == thr_slot.ravel()[ci] + 1
-    ei, eg = ci[is_edge], ck[is_edge]
+    # Those above the threshold bin are all taken; in it, the first ``need`` in slot order.
+    keep = slot.ravel()[ci] != thr_slot.ravel()[ci] + np.int8(1)
+    edge = flat_nonzero(~keep)
+    eg = layout.memcg_keys(h)[ci[edge]]
     first = eg.searchsorted(eg, side="left")
-    take = np.arange(1, eg.size + 1) - first <= need[eg]
-    selected = np.zeros(h * c, dtype=bool)
-    selected[ci[~is_edge]] = True
-    selected[ei[take]] = True
-    return selected.reshape(h, c)
+    keep[edge] = np.arange(1, eg.size + 1) - first <= need[eg]
+    return ci[keep]
 
 
 def select_in_order(

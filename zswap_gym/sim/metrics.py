@@ -14,6 +14,8 @@ import numpy as np
 
 STALL_SOURCES = ("zswap_refault", "swap_refault", "direct_reclaim", "high_throttle")
 """Where memory stall time comes from (task-seconds)."""
+REFAULT_TIERS = ("zswap", "swap", "zero")
+"""Where a refaulted page comes back from: zswap, the swap device, or the swap map (zero-filled)."""
 
 LATENCY_SIGMA = 0.8
 """Spread (sd of log) of one refault's latency around its tier's mean: a unit-mean log-normal gives
@@ -30,6 +32,31 @@ def _normal_cdf(x: np.ndarray) -> np.ndarray:
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
     erf = 1.0 - poly * np.exp(-z * z)
     return 0.5 * (1.0 + np.sign(x) * erf)
+
+
+def _normal_cdf_in_place(x: np.ndarray) -> np.ndarray:
+    """:func:`_normal_cdf` of ``x`` (float64, C-contiguous), bit for bit: the same operations in the
+    same order, in three work arrays instead of a temporary per operation (``-z * z`` is ``-(z * z)``
+    exactly; sums and products commute exactly). ``x`` is overwritten with the result, returned."""
+    z = np.abs(x)
+    z /= math.sqrt(2.0)
+    t = z * 0.3275911
+    t += 1.0
+    np.divide(1.0, t, out=t)
+    poly = t * 1.061405429  # Horner, innermost coefficient first
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += coefficient
+        poly *= t
+    z *= z
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= z
+    np.subtract(1.0, poly, out=poly)  # erf(|x| / sqrt 2)
+    np.sign(x, out=x)
+    x *= poly
+    x += 1.0
+    x *= 0.5
+    return x
 
 
 @functools.lru_cache(maxsize=64)
@@ -59,22 +86,33 @@ def refault_latency_quantile(weights: np.ndarray, tier_means_us: np.ndarray, q: 
 
     ``weights`` (H, M, T) refaults per tier (zswap, swap, zero page); ``tier_means_us`` (H, T) each
     host's mean latency per tier. Zero where there were no refaults. The grid is log-spaced from
-    0.5 us to 2 s (160 points), so the result is one of its points.
+    0.5 us to 2 s (160 points), so the result is one of its points: the first whose mixture CDF
+    reaches ``q`` (the first point if none does).
     """
     total = weights.sum(axis=-1)
     share = weights / np.maximum(total, 1e-300)[..., None]
-    cdf = np.zeros(weights.shape[:-1] + _GRID_US.shape)
-    for t in range(weights.shape[-1]):  # the 3 tiers
-        if not np.count_nonzero(weights[..., t]):
+    present = weights.reshape(-1, weights.shape[-1]).any(axis=0).tolist()  # tiers with a refault anywhere
+    shared = (tier_means_us == tier_means_us[:1]).all(axis=0).tolist()  # one mean for every host
+    # A tier nobody refaulted from would add exactly 0 to every row: it is skipped. The first
+    # tier's products start the sum (0 + x is x), the others add in tier order, as on a zeroed CDF.
+    cdf = None
+    for t, (used, cached) in enumerate(zip(present, shared, strict=True)):
+        if not used:
             continue
-        means = tier_means_us[:, t]
-        if (means == means[0]).all():  # one mean for every host: a cached CDF
-            tier = _tier_cdf(float(means[0]))[None, None, :]
+        if cached:
+            tier = _tier_cdf(float(tier_means_us[0, t]))
         else:
-            mu = np.log(np.maximum(means, 1e-3)) - 0.5 * LATENCY_SIGMA**2
-            tier = _normal_cdf((_LOG_GRID[None, :] - mu[:, None]) / LATENCY_SIGMA)[:, None, :]
-        cdf += share[..., t, None] * tier
-    idx = np.argmax(cdf >= q, axis=-1)
+            mu = np.log(np.maximum(tier_means_us[:, t], 1e-3)) - 0.5 * LATENCY_SIGMA**2
+            x = _LOG_GRID - mu[:, None]
+            x /= LATENCY_SIGMA
+            tier = _normal_cdf_in_place(x)[:, None, :]
+        if cdf is None:
+            cdf = share[..., t, None] * tier
+        else:
+            cdf += share[..., t, None] * tier
+    if cdf is None:  # no refaults at all
+        return np.zeros(total.shape)
+    idx = (cdf >= q).argmax(axis=-1)
     return np.where(total > 0, _GRID_US[idx], 0.0)
 
 
@@ -100,7 +138,6 @@ class StepMetrics:
     refault_pages: dict[str, np.ndarray]
     """Pages faulted back this step, by tier: zswap, swap, zero."""
     refault_latency_mean_us: np.ndarray
-    refault_latency_p99_us: np.ndarray
     cpu_s: dict[str, np.ndarray]
     """CPU seconds this step: compress, decompress, flush, reclaim."""
     writeback_pages: dict[str, np.ndarray]
@@ -130,6 +167,18 @@ class StepMetrics:
     host_refault_tier_mean_us: np.ndarray
     """(H, 3) mean latency of one refault from each tier this step (zswap, swap, zero page), us."""
 
+    @functools.cached_property
+    def refault_latency_p99_us(self) -> np.ndarray:
+        """99th percentile of the step's refault latency (us) per memcg, zero without refaults:
+        the mixture of the tiers' log-normals (:func:`refault_latency_quantile`). Computed on first
+        read — nothing in the step loop needs it; summaries take the episode's p99 from the summed
+        latency CDF instead."""
+        weights = np.stack([self.refault_pages[tier] for tier in REFAULT_TIERS], axis=-1)
+        p99 = np.zeros(weights.shape[:-1])
+        if np.count_nonzero(weights):
+            p99[...] = refault_latency_quantile(weights, self.host_refault_tier_mean_us, 0.99)
+        return p99
+
     @property
     def stall_total_s(self) -> np.ndarray:
         return sum(self.stall_s.values())  # type: ignore[return-value]
@@ -147,6 +196,7 @@ class StepMetrics:
                 out[f.name] = {k: v[i].tolist() for k, v in value.items()}
             else:
                 out[f.name] = value[i].tolist()
+        out["refault_latency_p99_us"] = self.refault_latency_p99_us[i].tolist()
         return out
 
     def all_arrays(self) -> dict[str, np.ndarray]:
@@ -159,4 +209,5 @@ class StepMetrics:
                     out[f"{f.name}.{k}"] = v
             else:
                 out[f.name] = value
+        out["refault_latency_p99_us"] = self.refault_latency_p99_us
         return out

@@ -125,6 +125,13 @@ class CounterRNG:
         lo *= _TO_UNIT24
         return hi, lo
 
+    def uniform24_pair(self, n: int, site: str, active: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`uniform_pair` before its scaling by ``2**-24``: two float32 arrays (H, n) of whole
+        numbers in [0, 2**24). For callers that fold the scale into a constant: ``hi < p * 2**24`` is
+        exactly ``u1 < p``, and ``lo * (p * 2**-24)`` exactly ``u2 * p`` (power-of-two scaling)."""
+        x = self._hash(n, site, active)
+        return _unit24(x >> _S40), _unit24(x & _LOW24)
+
     def uniform(self, n: int, site: str, active: np.ndarray | None = None) -> np.ndarray:
         """One float32 array (H, n) uniform on [0, 1)."""
         x = self._hash(n, site, active)

@@ -23,13 +23,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import fields
+from typing import NamedTuple
 
 import numpy as np
 
 from .config import HostConfig, ScenarioConfig
-from .lru import ChunkLayout, age_bins, blend, count_per_memcg, flat_nonzero, select_in_order, select_oldest
+from .lru import ChunkLayout, age_bins, blend, count_per_memcg, flat_nonzero, select_in_order, select_oldest_flat
 from .memcg_limits import MEMCG_CHARGE_BATCH, high_throttle_sleep_s
-from .metrics import STALL_SOURCES, StepMetrics, refault_latency_quantile
+from .metrics import REFAULT_TIERS, STALL_SOURCES, StepMetrics
 from .psi import stall_shares, update_averages
 from .rng import CounterRNG, host_key, host_keys
 from .state import COUNTER_NAMES, ROUNDING_SITES, Loc, SimState
@@ -62,6 +63,19 @@ _ROUNDING_INDEX = {name: i for i, name in enumerate(ROUNDING_SITES)}
 MAX_RECLAIM_RETRIES = 16
 """``MAX_RECLAIM_RETRIES``: reclaim attempts before the kernel gives up (OOM or -EAGAIN)."""
 SCHEDULE_BLOCK = 512
+_UNIT24 = np.float32(2.0**-24)
+_TWO_P24 = np.float32(2.0**24)
+
+
+class TouchProbabilities(NamedTuple):
+    """Per-chunk touch probabilities for one interval at the access rates ``rate`` (H, C) float32:
+    ``p_none`` = exp(-r dt); ``p_touch_x2p24`` = (1 - p_none) * 2**24 and ``p_touch_x2m24`` =
+    (1 - p_none) * 2**-24, for draws kept as 24-bit whole numbers (:meth:`CounterRNG.uniform24_pair`)."""
+
+    rate: np.ndarray
+    p_none: np.ndarray
+    p_touch_x2p24: np.ndarray
+    p_touch_x2m24: np.ndarray
 
 
 class _lazy:
@@ -152,15 +166,15 @@ class StepAccumulator:
     """Per-step tallies the metrics and PSI are computed from."""
 
     def __init__(self, h: int, m: int, windows: int) -> None:
-        z = lambda: np.zeros((h, m))  # noqa: E731
-        self.stall_s = {name: z() for name in STALL_SOURCES}
-        self.refault_pages = {"zswap": z(), "swap": z(), "zero": z()}
-        self.window_stall_s = np.zeros((h, m, windows))
-        self.window_swapin_pages = np.zeros((h, m, windows))
-        self.writeback_chunks = {name: z() for name in WRITEBACK_SOURCES}
-        self.charged_pages = z()
-        self.spread_stall_s = z()
-        self.oom_kills = z()
+        # The (H, M) tallies are rows of one zeroed block (one allocation per step, not one each).
+        per_memcg = iter(np.zeros((len(STALL_SOURCES) + len(WRITEBACK_SOURCES) + 6, h, m)))
+        self.stall_s = {name: next(per_memcg) for name in STALL_SOURCES}
+        self.refault_pages = {name: next(per_memcg) for name in REFAULT_TIERS}
+        self.window_stall_s, self.window_swapin_pages = np.zeros((2, h, m, windows))
+        self.writeback_chunks = {name: next(per_memcg) for name in WRITEBACK_SOURCES}
+        self.charged_pages = next(per_memcg)
+        self.spread_stall_s = next(per_memcg)
+        self.oom_kills = next(per_memcg)
         self.write_pages_submitted = np.zeros(h)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -440,10 +454,11 @@ class Simulator:
         self._gauges = None
         self._agg = None
 
-    def set_loc(self, sel, new: int) -> None:
+    def set_loc(self, sel, new: int, from_loc: int | None = None) -> None:
         """Move chunks (a mask, (rows, cols), or flat indices) to location ``new``, keeping the per-(host, memcg,
         location) counts and zswap byte sums up to date incrementally (exact: float64 sums of
-        float32 sizes)."""
+        float32 sizes). ``from_loc``: where every chunk of ``sel`` is now, when the caller knows it
+        (saves reading each chunk's old location)."""
         st = self.state
         if isinstance(sel, tuple):
             flat = sel[0] * st.loc.shape[1] + sel[1]
@@ -456,14 +471,24 @@ class Simulator:
         locf = st.loc.reshape(-1)
         if self._agg is not None:
             cnt, zb, zp = self._agg
-            old = locf[flat]
-            k = self._gauge_keys[flat]
-            cnt += np.bincount(k + new, minlength=cnt.size)
-            cnt -= np.bincount(k + old, minlength=cnt.size)
-            move = (old != Loc.ZSWAP) if new == Loc.ZSWAP else (old == Loc.ZSWAP)
-            if new == Loc.ZSWAP or np.count_nonzero(move):
+            if from_loc is None:
+                old = locf[flat]
+                k = self._gauge_keys[flat]
+                cnt += np.bincount(k + new, minlength=cnt.size)
+                cnt -= np.bincount(k + old, minlength=cnt.size)
+                move = (old != Loc.ZSWAP) if new == Loc.ZSWAP else (old == Loc.ZSWAP)
+                moved = new == Loc.ZSWAP or np.count_nonzero(move)
+                if moved:
+                    f, g = flat[move], k[move] // Loc.COUNT
+            else:
+                g = self.layout.memcg_keys(self.num_hosts)[flat]
+                per_memcg = np.bincount(g, minlength=zb.size)
+                by_loc = cnt.reshape(-1, Loc.COUNT)
+                by_loc[:, new] += per_memcg
+                by_loc[:, from_loc] -= per_memcg
+                f, moved = flat, Loc.ZSWAP in (new, from_loc) and new != from_loc
+            if moved:
                 sign = 1.0 if new == Loc.ZSWAP else -1.0
-                f, g = flat[move], k[move] // Loc.COUNT
                 zb += sign * np.bincount(g, weights=st.compressed_bytes.reshape(-1)[f], minlength=zb.size)
                 zp += sign * np.bincount(g, weights=st.zpool_bytes.reshape(-1)[f], minlength=zp.size)
         locf[flat] = new
@@ -509,9 +534,11 @@ class Simulator:
         idx = chunks if chunks.dtype != bool else flat_nonzero(chunks)
         rows = idx // st.lru_seq.shape[1]
         seq = st.lru_seq.reshape(-1)
-        position = np.arange(1, idx.size + 1, dtype=np.float64) - rows.searchsorted(rows, side="left")
+        per_host = np.bincount(rows, minlength=st.lru_tail.size)
+        first = np.cumsum(per_host) - per_host  # where each host's chunks start in ``idx``
+        position = np.arange(1, idx.size + 1, dtype=np.float64) - first[rows]
         seq[idx] = st.lru_tail[rows] + position
-        st.lru_tail += np.bincount(rows, minlength=st.lru_tail.size)
+        st.lru_tail += per_host
 
     def submit_writes(self, pages: np.ndarray) -> None:
         """Queue asynchronous writes of ``pages`` (H,) on each host's swap device."""
@@ -612,7 +639,7 @@ class Simulator:
         lru_before = g.resident_pages
         eligible = st.loc == Loc.RESIDENT
         bins = age_bins(self.now_f32 - st.last_access_s)
-        selected = flat_nonzero(select_oldest(eligible, bins, target, lay))
+        selected = select_oldest_flat(eligible, bins, target, lay)
         is_zero = st.compressed_bytes.reshape(-1)[selected] == 0
         zero = selected[is_zero]
         rejected = zswap_store(self, selected[~is_zero])
@@ -621,12 +648,12 @@ class Simulator:
         to_disk, kept = rejected[may_write], rejected[~may_write]
         groups = self.num_hosts * self.num_memcgs
         if zero.size:
-            self.set_loc(zero, Loc.SWAP_ZERO)
+            self.set_loc(zero, Loc.SWAP_ZERO, from_loc=Loc.RESIDENT)
             st.counters["swpout_zero"] += (
                 np.bincount(keys[zero], minlength=groups).reshape(st.memory_high.shape) * pages
             )
         if to_disk.size:
-            self.set_loc(to_disk, Loc.WRITEBACK)
+            self.set_loc(to_disk, Loc.WRITEBACK, from_loc=Loc.RESIDENT)
             self.lru_push_tail(to_disk)  # write queue order
             n_disk = np.bincount(keys[to_disk], minlength=groups).reshape(st.memory_high.shape) * pages
             st.counters["pswpout"] += n_disk
@@ -821,8 +848,7 @@ class Simulator:
     ) -> None:
         """Allocate or free to follow each tenant's footprint; redraw (or invert) rates on a working-set shift."""
         st, lay, pages, dt = self.state, self.layout, self.cfg.host.chunk_pages, self.cfg.host.step_s
-        g = self.gauges()
-        allocated = g.footprint_pages / pages
+        allocated = lay.block_len - self.gauges()._counts[..., Loc.ABSENT] / pages  # chunks in use
         target = np.minimum(np.floor(size_chunks + 0.5), lay.block_len[None, :]) * self.memcg_active
         delta = target - allocated
         if np.count_nonzero(delta > 0):
@@ -833,7 +859,7 @@ class Simulator:
             rows, cols = np.nonzero(new)
             self._draw_attributes(st, self.rng, rows, cols, "alloc_attributes")
             u, _ = self.rng.pair_at(rows, cols, "alloc_time")
-            self.set_loc((rows, cols), Loc.RESIDENT)
+            self.set_loc((rows, cols), Loc.RESIDENT, from_loc=Loc.ABSENT)
             st.last_access_s[rows, cols] = t0[rows].astype(np.float32) + u * np.float32(dt)
             self.acc.charged_pages += count_per_memcg(new, lay) * pages
         if np.count_nonzero(delta < 0):
@@ -866,18 +892,26 @@ class Simulator:
         owner = lay.owner
         # Diurnal load and bursts scale the access rates; without them the rates are used as drawn.
         rate = st.rate_hz if (rate_multiplier == 1.0).all() else st.rate_hz * rate_multiplier[:, owner]
-        u1, u2 = self.rng.uniform_pair(lay.num_chunks, "access")
-        p_none, p_touch = self._touch_probabilities(rate, dt)
-        touched = (u1 < p_touch) & (st.loc != Loc.ABSENT)
-        since_last = -np.log(np.maximum(p_none + u2 * p_touch, np.float32(1e-30))) / rate
-        t_end = (t0 + host.step_s).astype(np.float32)[:, None]
-        st.last_access_s = blend(touched, t_end - since_last, st.last_access_s)
+        # u1, u2 as 24-bit whole numbers: the 2**-24 scale is folded into the cached constants.
+        u1_24, u2_24 = self.rng.uniform24_pair(lay.num_chunks, "access")
+        touch = self._touch_probabilities(rate, dt)
+        touched = u1_24 < touch.p_touch_x2p24
+        touched &= st.loc != Loc.ABSENT
+        # since_last = -ln(p_none + u2 p_touch) / r; the last touch t_end - since_last, in place.
+        last = u2_24
+        last *= touch.p_touch_x2m24
+        last += touch.p_none
+        np.maximum(last, np.float32(1e-30), out=last)
+        np.log(last, out=last)
+        last /= rate
+        last += (t0 + host.step_s).astype(np.float32)[:, None]
+        st.last_access_s = blend(touched, last, st.last_access_s)
         faults = touched & (st.loc != Loc.RESIDENT)
         flat = flat_nonzero(faults)
         if not flat.size:
             return
         rows, cols = np.divmod(flat, lay.num_chunks)
-        first_touch = -np.log1p(-u1[rows, cols]) / rate[rows, cols]
+        first_touch = -np.log1p(-(u1_24[rows, cols] * _UNIT24)) / rate[rows, cols]
         window = np.minimum((first_touch / (host.step_s / self.psi_windows)).astype(np.int64), self.psi_windows - 1)
         m = self.num_memcgs
         # Faulted pages per (host, memcg, PSI window, location they came from), in one count.
@@ -905,19 +939,20 @@ class Simulator:
         c["pgfault_major"] += z + s + zr
         c["cpu_decompress_s"] += z * host.compressor.decompress_us_per_page * 1e-6
         st.nr_disk_swapins += s
-        self.set_loc((rows, cols), Loc.RESIDENT)  # a page under writeback is a swap cache hit
+        self.set_loc(flat, Loc.RESIDENT)  # a page under writeback is a swap cache hit
 
-    def _touch_probabilities(self, rate: np.ndarray, dt: np.float32) -> tuple[np.ndarray, np.ndarray]:
+    def _touch_probabilities(self, rate: np.ndarray, dt: np.float32) -> TouchProbabilities:
         """Each chunk's probability of no touch in an interval, ``exp(-r dt)``, and of at least one
         (H, C) float32. Rates change only when chunks are allocated or the working set shifts (or
-        diurnal load scales them), so the pair is kept while the rates are the same as last time."""
+        diurnal load scales them), so they are kept while the rates are the same as last time."""
         cached = getattr(self, "_touch_cache", None)  # absent in simulators pickled before it existed
-        if cached is not None and cached[0].shape == rate.shape and np.array_equal(cached[0], rate):
-            return cached[1], cached[2]
+        if isinstance(cached, TouchProbabilities) and cached.rate.shape == rate.shape:
+            if np.array_equal(cached.rate, rate):
+                return cached
         p_none = np.exp(-rate * dt)
         p_touch = 1.0 - p_none
-        self._touch_cache = (rate.copy(), p_none, p_touch)
-        return p_none, p_touch
+        self._touch_cache = TouchProbabilities(rate.copy(), p_none, p_touch * _TWO_P24, p_touch * _UNIT24)
+        return self._touch_cache
 
     # ------------------------------------------------------------------------------------------
     # Device, PSI, metrics
@@ -936,7 +971,8 @@ class Simulator:
                 done = in_flight  # the device kept up: every queued write completed
             else:
                 done = select_in_order(in_flight, st.lru_seq, done_chunks, self.layout, per_host=True)
-            self.set_loc(done, Loc.SWAP)  # end_page_writeback(): the page is freed, the slot keeps the data
+            # end_page_writeback(): the page is freed, the slot keeps the data.
+            self.set_loc(done, Loc.SWAP, from_loc=Loc.WRITEBACK)
         st.device_bytes_written += dev.pages_written * PAGE_SIZE
         st.device_bytes_read += read_pages * PAGE_SIZE
         swapin_us = host.page_fault_us + dev.read_latency_us
@@ -1005,10 +1041,6 @@ class Simulator:
         mean_us = np.where(
             n_refaults > 0, (weights * tier_means[:, None, :]).sum(-1) / np.maximum(n_refaults, 1.0), 0.0
         )
-        p99_us = np.zeros_like(mean_us)
-        if np.count_nonzero(n_refaults):
-            act = self.memcg_active
-            p99_us[:, act] = refault_latency_quantile(weights[:, act], tier_means, 0.99)
         footprint = g.footprint_pages * PAGE_SIZE
         saved = footprint - g.dram_bytes
         promotion = np.where(g.footprint_pages > 0, n_refaults / np.maximum(g.footprint_pages, 1.0), 0.0) * (
@@ -1028,7 +1060,6 @@ class Simulator:
             stall_s=dict(acc.stall_s),
             refault_pages=dict(refaults),
             refault_latency_mean_us=mean_us,
-            refault_latency_p99_us=p99_us,
             cpu_s={
                 "compress": events["cpu_compress_s"],
                 "decompress": events["cpu_decompress_s"],

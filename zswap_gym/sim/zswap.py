@@ -28,6 +28,7 @@ _GROUP_STRIDE = float(2**40)
 """Spacing of memcgs in the walk's sort key (list positions stay far below it)."""
 
 WRITEBACK_SOURCES = ("proactive", "memcg_limit", "shrinker", "pool_limit")
+_ROUNDING_SITE = {source: f"round_writeback_{source}" for source in WRITEBACK_SOURCES}
 
 
 def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
@@ -40,7 +41,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
     or is rejected if nothing could be written back), then the global pool limit with its accept
     threshold hysteresis (``zswap_check_limits()``). Incompressible pages are stored as-is when the
     memcg may write back, rejected otherwise. Returns the rejected chunks (flat indices); accepted
-    ones are now ``ZSWAP`` with their referenced bit set.
+    ones are now ``ZSWAP`` with their referenced bit set. Sizes are bytes, CPU time seconds.
     """
     st, cfg, lay = sim.state, sim.cfg.host, sim.layout
     pages = cfg.chunk_pages
@@ -49,23 +50,27 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
     if not cfg.zswap.enabled or candidates.size == 0:
         return candidates
     group = lay.memcg_keys(h)[candidates]  # ascending: each memcg's stores are contiguous
-    first = group.searchsorted(group, side="left")
+    first = None  # each store's memcg's first store (index into candidates), when a limit needs it
     compressed = st.compressed_bytes.reshape(-1)[candidates]
     incompressible = compressed >= PAGE_SIZE
     # Incompressible data costs a compression attempt whatever happens next.
-    compress_tried = incompressible
     rejected = incompressible & ~st.zswap_writeback.reshape(-1)[group]
     attempt = ~rejected
+    # Whether every candidate is still attempted (the common case, with shortcuts below), and
+    # whether a limit turned a store away or wrote back for it.
+    attempt_all = not np.count_nonzero(rejected)
+    limits_hit = pool_limited = False
 
     limit = st.zswap_max.reshape(-1)
     limited = np.isfinite(limit)
-    if np.count_nonzero(limited[group]):
+    if np.count_nonzero(limited) and np.count_nonzero(limited[group]):
         # obj_cgroup_may_zswap(): force-flush stats on every store when 0 < max < "max".
         flushing = limited & (limit > 0)
         stores = np.bincount(group, minlength=groups)
         flush_s = stores.reshape(h, -1) * pages * cfg.zswap.stats_flush_us * 1e-6
         st.counters["cpu_flush_s"] += flush_s * flushing.reshape(h, -1)
         charge = compressed * pages
+        first = group.searchsorted(group, side="left")
         before = _running_in_group(np.where(attempt, charge, 0.0), first) - charge
         # The check is "usage < max" before the store: the store that crosses the limit goes in.
         under = attempt & (sim.gauges().zswap_bytes.reshape(-1)[group] + before < limit[group])
@@ -74,6 +79,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
         if np.count_nonzero(n_over):
             # shrink_memcg(): one entry per node per over-limit store, second chance applies;
             # nothing written back (or writeback disabled) means the store is rejected.
+            limits_hit, attempt_all = True, False
             visits = n_over.reshape(h, -1) * cfg.nr_nodes * st.zswap_writeback
             written = zswap_writeback_walk(sim, visit_budget=visits, source="memcg_limit")
             satisfied = np.minimum(n_over, np.ceil(written.reshape(-1) / cfg.nr_nodes))
@@ -85,36 +91,53 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
     max_pool = sim.max_pool_bytes
     accept_below = max_pool * cfg.zswap.accept_threshold_percent / 100.0
     pool_now = sim.gauges().pool_bytes_host
-    st.pool_reached_full &= ~(pool_now <= accept_below)
-    st.pool_reached_full |= pool_now >= max_pool
+    full = st.pool_reached_full
+    full &= ~(pool_now <= accept_below)
+    full |= pool_now >= max_pool
     pool_cost = st.zpool_bytes.reshape(-1)[candidates] * pages
-    new_bytes = np.bincount(group[attempt], weights=pool_cost[attempt], minlength=groups)
+    # Per-memcg sums in store order; a store not attempted adds 0.
+    new_bytes = np.bincount(group, weights=pool_cost if attempt_all else pool_cost * attempt, minlength=groups)
     new_total = new_bytes.reshape(h, -1).sum(axis=1)
-    room = np.where(st.pool_reached_full, 0.0, np.maximum(max_pool - pool_now, 0.0))
-    share = np.where(new_total > 0, np.minimum(room / np.maximum(new_total, 1.0), 1.0), 1.0)
-    if np.count_nonzero(share < 1.0):
-        # Concurrent stores from several memcgs interleave: each memcg gets the same share of the
-        # remaining room; a store is admitted while the pool (as it saw it) was under the limit.
-        before = _running_in_group(np.where(attempt, pool_cost, 0.0), first) - pool_cost
-        fits = attempt & (before < np.repeat(share, lay.num_memcgs)[group] * new_bytes[group])
-        newly_rejected = attempt & ~fits
-        rejected = rejected | newly_rejected
-        attempt = fits
-        st.pool_reached_full |= np.bincount(candidates[newly_rejected] // st.loc.shape[1], minlength=h) > 0
+    room = np.where(full, 0.0, np.maximum(max_pool - pool_now, 0.0))
+    # A share below 1 needs room < max(new_total, 1): test that first.
+    if np.count_nonzero(room < np.maximum(new_total, 1.0)):
+        share = np.where(new_total > 0, np.minimum(room / np.maximum(new_total, 1.0), 1.0), 1.0)
+        if np.count_nonzero(share < 1.0):
+            # Concurrent stores from several memcgs interleave: each memcg gets the same share of
+            # the remaining room; a store is admitted while the pool (as it saw it) was under the
+            # limit.
+            limits_hit, pool_limited, attempt_all = True, True, False
+            if first is None:
+                first = group.searchsorted(group, side="left")
+            before = _running_in_group(np.where(attempt, pool_cost, 0.0), first) - pool_cost
+            fits = attempt & (before < np.repeat(share, lay.num_memcgs)[group] * new_bytes[group])
+            newly_rejected = attempt & ~fits
+            rejected = rejected | newly_rejected
+            attempt = fits
+            full |= np.bincount(candidates[newly_rejected] // st.loc.shape[1], minlength=h) > 0
 
-    # Compression happens for everything admitted by the limits (and incompressible attempts).
-    tried = np.bincount(group[compress_tried | attempt], minlength=groups).reshape(h, -1)
+    # Compression happens for everything admitted by the limits (and incompressible attempts):
+    # every candidate unless a limit turned a compressible one away.
+    if limits_hit:
+        tried = np.bincount(group[incompressible | attempt], minlength=groups).reshape(h, -1)
+    else:
+        tried = np.bincount(group, minlength=groups).reshape(h, -1)
     st.counters["cpu_compress_s"] += tried * pages * cfg.compressor.compress_us_per_page * 1e-6
-    if np.count_nonzero(attempt):
+    if attempt_all:
+        stored, stored_per_memcg = candidates, tried
+    else:
         stored = candidates[attempt]
-        sim.set_loc(stored, Loc.ZSWAP)
+        stored_per_memcg = np.bincount(group[attempt], minlength=groups).reshape(h, -1)
+    if stored.size:
+        sim.set_loc(stored, Loc.ZSWAP, from_loc=Loc.RESIDENT)
         st.zswap_store_s.reshape(-1)[stored] = sim.now_f32[stored // st.loc.shape[1], 0]
         sim.lru_push_tail(stored)  # list_lru_add(): the young end
         # New entries start referenced: the first writeback pass rotates them (second chance).
         st.referenced.reshape(-1)[stored] = True
-        st.counters["zswpout"] += np.bincount(group[attempt], minlength=groups).reshape(h, -1) * pages
-        added = np.bincount(group[attempt], weights=pool_cost[attempt], minlength=groups)
-        st.pool_reached_full |= pool_now + added.reshape(h, -1).sum(axis=1) >= max_pool
+        st.counters["zswpout"] += stored_per_memcg * pages
+        if pool_limited:  # fewer stores went in than the pool check above counted
+            new_total = np.bincount(group, weights=pool_cost * attempt, minlength=groups).reshape(h, -1).sum(axis=1)
+        full |= pool_now + new_total >= max_pool
     return candidates[rejected]
 
 
@@ -140,58 +163,79 @@ def zswap_writeback_walk(
 
     Either ``write_target`` (H, M) chunks to write back, walking at most once over the list (the
     proactive and pool-limit paths), or ``visit_budget`` (H, M) chunks to visit (the shrinker and
-    ``memory.zswap.max`` paths). ``min_age_s`` (H, M) restricts the walk to entries older than that
-    (the age-threshold form of proactive writeback). Memcgs with ``memory.zswap.writeback = 0`` are
-    skipped. Returns chunks written back per (H, M).
+    ``memory.zswap.max`` paths). ``min_age_s`` (H, M) seconds restricts the walk to entries older
+    than that (the age-threshold form of proactive writeback). Memcgs with
+    ``memory.zswap.writeback = 0`` are skipped. Returns chunks written back per (H, M), float64.
     """
     st, lay, pages = sim.state, sim.layout, sim.cfg.host.chunk_pages
     h, c = st.loc.shape
+    groups = h * lay.num_memcgs
     keys = lay.memcg_keys(h)
-    # The walk works on the compacted list of entries, sorted into each memcg's LRU order.
+    site = _ROUNDING_SITE[source]
+    may_write = st.zswap_writeback.reshape(-1)
+    if visit_budget is None:
+        assert write_target is not None
+        limit = sim.round_chunks(write_target, site).reshape(-1)  # whole chunks to write back
+        walked = may_write & (limit > 0)
+        if not np.count_nonzero(walked):  # nothing asked of any memcg that may write back
+            return np.zeros((h, lay.num_memcgs))
+    # The walk works on the compacted list of entries (flat chunk indices) of the memcgs walked.
     idx = flat_nonzero(st.loc == Loc.ZSWAP)
-    if not st.zswap_writeback.all():
-        idx = idx[st.zswap_writeback.reshape(-1)[keys[idx]]]
+    group = keys[idx]  # ascending, as memcg blocks are contiguous
+    if visit_budget is not None:
+        if not may_write.all():
+            keep = may_write[group]
+            idx, group = idx[keep], group[keep]
     if min_age_s is not None:
         age = sim.now_f32[idx // c, 0] - st.zswap_store_s.reshape(-1)[idx]
-        idx = idx[age >= min_age_s.reshape(-1)[keys[idx]]]
-    group = keys[idx]
-    # List positions are whole numbers, unique per host, well inside +-2**39: one float key sorts
-    # by (memcg, position) exactly.
-    sort = np.argsort(group * _GROUP_STRIDE + st.lru_seq.reshape(-1)[idx])
-    idx, group = idx[sort], group[sort]
-    start = group.searchsorted(group, side="left")  # where each memcg's list begins
-    rank = np.arange(idx.size) - start  # 0 = LRU head
-    referenced = st.referenced.reshape(-1)[idx]
-    groups = h * lay.num_memcgs
+        keep = age >= min_age_s.reshape(-1)[group]
+        idx, group = idx[keep], group[keep]
     if visit_budget is not None:
         available = np.bincount(group, minlength=groups).reshape(h, -1)
-        budget = sim.round_chunks(np.minimum(visit_budget, available), f"round_writeback_{source}")
-        visited = rank < budget.reshape(-1)[group]
-        written = visited & ~referenced
-        rotated = visited & referenced
+        limit = sim.round_chunks(np.minimum(visit_budget, available), site).reshape(-1)  # chunks to visit
+        walked = limit > 0
+    keep = walked[group]
+    idx, group = idx[keep], group[keep]
+    # Into each memcg's LRU order, oldest first (``group``, the major key, is ascending already and
+    # stays as it is). List positions are whole numbers, unique per host, well inside +-2**39: one
+    # float key sorts by (memcg, position) exactly.
+    idx = idx[(group * _GROUP_STRIDE + st.lru_seq.reshape(-1)[idx]).argsort()]
+    referenced = st.referenced.reshape(-1)[idx]
+    # Each memcg's walk visits a prefix of its list: with a visit budget, the first ``limit``
+    # entries; with a write target, the entries up to the one that completes it, every referenced
+    # entry before that one rotated (a short walk goes over the whole list). Either way an entry
+    # is visited when fewer than ``limit`` entries (unreferenced ones, for a target) come before it
+    # in its memcg's list. Counts run over the whole compacted list; ``base`` is each memcg's count
+    # at the head of its list.
+    if visit_budget is not None:
+        count = np.arange(idx.size)
+        per_group = np.bincount(group, minlength=groups)
     else:
-        assert write_target is not None
-        target = sim.round_chunks(write_target, f"round_writeback_{source}").reshape(-1)
         unreferenced = ~referenced
-        running = np.cumsum(unreferenced)
-        written = unreferenced & (running - (running[start] - unreferenced[start]) <= target[group])
-        # The walk passed over every referenced entry older than where it stopped; a short walk
-        # went over the whole list.
-        stop = np.full(groups, -1)
-        stop[group[written]] = rank[written]  # ranks rise within a group: the last one assigned is the stop
-        short = np.bincount(group[written], minlength=groups) < target
-        rotated = referenced & ((rank < stop[group]) | short[group])
+        count = unreferenced.cumsum()
+        count -= unreferenced
+        per_group = np.bincount(group, weights=unreferenced, minlength=groups)
+        n_written = np.minimum(per_group, limit).reshape(h, -1)
+    base = per_group.cumsum() - per_group
+    visited = count < (base + limit)[group]
+    rotated = visited & referenced
     if np.count_nonzero(rotated):
-        st.referenced.reshape(-1)[idx[rotated]] = False
-        sim.lru_push_tail(idx[rotated])  # LRU_ROTATE, in walk order: behind every entry not yet visited
-    n_written = np.bincount(group[written], minlength=groups).reshape(h, -1).astype(np.float64)
-    if np.count_nonzero(written):
-        written_idx = np.sort(idx[written])
-        sim.set_loc(written_idx, Loc.WRITEBACK)
+        rotated_idx = idx[rotated]
+        st.referenced.reshape(-1)[rotated_idx] = False
+        sim.lru_push_tail(rotated_idx)  # LRU_ROTATE, in walk order: behind every entry not yet visited
+    written = visited
+    written &= ~referenced
+    if visit_budget is not None:
+        n_written = np.bincount(group[written], minlength=groups).reshape(h, -1).astype(np.float64)
+    if np.count_nonzero(n_written):
+        written_idx = idx[written]
+        written_idx.sort()
+        sim.set_loc(written_idx, Loc.WRITEBACK, from_loc=Loc.ZSWAP)
         sim.lru_push_tail(written_idx)  # write queue order (FIFO completion)
-        st.counters["zswpwb"] += n_written * pages
-        st.counters["pswpout"] += n_written * pages
-        st.counters["cpu_decompress_s"] += n_written * pages * sim.cfg.host.compressor.decompress_us_per_page * 1e-6
+        written_pages = n_written * pages
+        st.counters["zswpwb"] += written_pages
+        st.counters["pswpout"] += written_pages
+        st.counters["cpu_decompress_s"] += written_pages * sim.cfg.host.compressor.decompress_us_per_page * 1e-6
         sim.submit_writes(n_written.sum(axis=1) * pages)
         sim.acc.writeback_chunks[source] += n_written
     return n_written
@@ -225,11 +269,12 @@ def zswap_shrinker_scan(sim: Simulator, reclaimed_pages: np.ndarray, lru_pages_b
     priority = np.minimum(np.floor(np.log2(np.maximum(ratio, 1.0))), DEF_PRIORITY)
     scale = np.exp2(-priority)
     delta = np.floor(freeable * scale) * 4.0 / DEFAULT_SEEKS
-    total_scan = np.minimum(np.floor(st.shrinker_nr_deferred * scale) + delta, 2.0 * freeable)
+    cap = 2.0 * freeable
+    total_scan = np.minimum(np.floor(st.shrinker_nr_deferred * scale) + delta, cap)
     runs = (total_scan >= SHRINK_BATCH) | ((total_scan >= freeable) & (freeable > 0))
     scanned = np.where(active & runs, total_scan, 0.0)
     deferred = np.maximum(st.shrinker_nr_deferred + delta - scanned, 0.0)
-    st.shrinker_nr_deferred = np.where(active, np.minimum(deferred, 2.0 * freeable), st.shrinker_nr_deferred)
+    st.shrinker_nr_deferred = np.where(active, np.minimum(deferred, cap), st.shrinker_nr_deferred)
     if not np.count_nonzero(scanned):
         return np.zeros_like(reclaimed_pages)
     return zswap_writeback_walk(sim, visit_budget=scanned / cfg.chunk_pages, source="shrinker")
@@ -253,8 +298,9 @@ def zswap_pool_worker(sim: Simulator) -> np.ndarray:
         excess = np.where(st.pool_reached_full, np.maximum(g.pool_bytes_host - accept_below, 0.0), 0.0)
         if not np.count_nonzero(excess > 0):
             break
-        per_chunk = np.where(g.zswap_pages > 0, g.zpool_bytes / np.maximum(g.zswap_pages / pages, 1e-9), 0.0)
-        avail_chunks = np.where(st.zswap_writeback, g.zswap_pages / pages, 0.0)
+        stored_chunks = g.zswap_pages / pages
+        per_chunk = np.where(g.zswap_pages > 0, g.zpool_bytes / np.maximum(stored_chunks, 1e-9), 0.0)
+        avail_chunks = np.where(st.zswap_writeback, stored_chunks, 0.0)
         avail_bytes = avail_chunks * per_chunk
         share = _water_fill(avail_bytes, excess)
         target = np.where(per_chunk > 0, np.ceil(share / np.maximum(per_chunk, 1e-9)), 0.0)
