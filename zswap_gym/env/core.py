@@ -7,7 +7,8 @@ truncation) is per host, so any subset of hosts can be reset.
 
 from __future__ import annotations
 
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -15,9 +16,49 @@ from ..sim import ScenarioConfig, Simulator, StepMetrics, load_scenario
 from ..sim.metrics import STALL_SOURCES
 from .actions import ACTION_COLUMNS, ActionConfig, decode_actions, validate_actions
 from .features import ObservationBuilder
-from .reward import RewardConfig, compute_reward
+from .reward import REWARD_TERMS, RewardConfig, term_weights, total_reward, weighted_terms
 
 SEED_BOUND = 2**63 - 1
+
+_PER_MEMCG_INFO = (
+    "refault_latency_mean_us",
+    "refault_latency_p99_us",
+    "psi_some_avg10",
+    "psi_some_avg60",
+    "psi_full_avg10",
+    "promotion_rate_per_min",
+    "reclaim_requested_bytes",
+    "writeback_requested_bytes",
+    "reclaimed_pages",
+    "written_back_pages",
+)
+"""The (H, M) entries of a step's info, in the order of ``InfoBlocks.memcg``."""
+
+
+class InfoBlocks(NamedTuple):
+    """Where the arrays of a step's info dict live: each is a row of one of two blocks made for
+    that step (not shared with the simulator), so a caller can take the rows as they are. Without
+    the dict (``info`` None), only the per-host scalars."""
+
+    host_keys: list[str]
+    """The keys of the per-host scalars (float64 (H,)), in info order."""
+    host: np.ndarray
+    """(len(host_keys), H) float64: the per-host scalars."""
+    info: dict[str, Any] | None = None
+    """The info dict."""
+    host_rows: list[np.ndarray] | None = None
+    """``list(host)``: the per-host arrays in the info."""
+    memcg: np.ndarray | None = None
+    """(K, H, M) float64: the per-memcg entries."""
+
+
+class _InfoLayout(NamedTuple):
+    """The info keys in order, and where their values live, for one set of refault tiers."""
+
+    keys: list[str]
+    host_keys: list[str]
+    pick: itemgetter
+    """Picks the info's values, in key order, from ``[*host rows, *memcg rows]``."""
 
 
 def resolve_scenario(scenario: str | ScenarioConfig) -> ScenarioConfig:
@@ -65,6 +106,9 @@ class OffloadCore:
         self._seed_streams: list[np.random.Generator] = [np.random.default_rng(i) for i in range(num_envs)]
         self.last_metrics: StepMetrics | None = None
         self.last_obs: np.ndarray | None = None
+        self._batch_action_shape = (num_envs, *self.action_shape)
+        self._term_weights = term_weights(self.reward_config, self.scenario.host.step_s)
+        self._info_layouts: dict[tuple[str, ...], _InfoLayout] = {}
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -101,64 +145,148 @@ class OffloadCore:
 
     def step(self, actions: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """One control interval for every host. ``actions`` (num_envs, M, 2)."""
-        valid = validate_actions(actions, (self.num_envs, *self.action_shape))
+        obs, reward, terminated, truncated, blocks = self.step_blocks(actions)
+        return obs, reward, terminated, truncated, blocks.info
+
+    def step_blocks(
+        self, actions: object, with_info: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, InfoBlocks]:
+        """:meth:`step`, with the info as :class:`InfoBlocks`; ``with_info=False`` makes only the
+        per-host scalars (no info dict), for callers that need nothing else."""
+        valid = validate_actions(actions, self._batch_action_shape)
         reclaim, writeback = decode_actions(valid, self.sim, self.action_config)
         metrics = self.sim.step(reclaim_bytes=reclaim, writeback_bytes=writeback)
         self.last_metrics = metrics
-        reward, terms = compute_reward(metrics, self.reward_config, self.scenario.host.step_s)
+        blocks, terms = self._step_info(metrics, reclaim, writeback, with_info)
         obs = self.observe(metrics)
         self.last_obs = obs.copy()
         terminated = np.zeros(self.num_envs, dtype=bool)  # no genuine end: OOM kills restart the tenant
         truncated = self.sim.state.step_index >= self.max_episode_steps
-        info = self.step_info(metrics, terms, reclaim, writeback)
-        return obs, reward.astype(np.float64), terminated, truncated, info
+        return obs, total_reward(terms), terminated, truncated, blocks
 
     def step_info(
         self, m: StepMetrics, terms: dict[str, np.ndarray], reclaim: np.ndarray, writeback: np.ndarray
     ) -> dict[str, Any]:
         """Per-host metrics of the step (arrays with the host axis first); no wall-clock values."""
+        info = self._step_info(m, reclaim, writeback, with_info=True)[0].info
+        assert info is not None
+        sim_time = info.pop("sim_time_s")
+        for k in REWARD_TERMS:
+            del info[f"reward.{k}"]
+        info.update({f"reward.{k}": v for k, v in terms.items()})
+        info["sim_time_s"] = sim_time
+        return info
+
+    def _step_info(
+        self, m: StepMetrics, reclaim: np.ndarray, writeback: np.ndarray, with_info: bool
+    ) -> tuple[InfoBlocks, np.ndarray]:
+        """:meth:`step_info` with this core's reward terms, as the blocks its arrays are rows of
+        (only the per-host scalars unless ``with_info``); and the terms' rows ((6, H),
+        ``REWARD_TERMS`` order) for the reward."""
         refaults = m.refault_pages
-        # The per-memcg figures summed over memcgs, in one reduction over a stacked block.
-        per_memcg = [
-            m.footprint_bytes,
-            m.stall_total_s,
-            *(m.stall_s[k] for k in STALL_SOURCES),
-            sum(refaults.values()),
-            *refaults.values(),
-            m.cpu_total_s,
-            m.oom_kills,
+        layout = self._info_layout(tuple(refaults))
+        # The per-memcg figures stacked in the order of their sums in the info (footprint, stall_s
+        # and its sources, refault_pages and its tiers, cpu_s, oom_kills), then the parts of cpu_s.
+        # Each total, a placeholder here, is then the sum of its parts' rows from 0 in dict order:
+        # sum(d.values()), bit for bit (tests/test_env_speed_paths.py).
+        refault_row = 2 + len(STALL_SOURCES)
+        cpu_row = refault_row + 1 + len(refaults)
+        per_memcg = np.array(
+            [
+                m.footprint_bytes,
+                m.footprint_bytes,  # stall_s
+                *(m.stall_s[k] for k in STALL_SOURCES),
+                m.footprint_bytes,  # refault_pages
+                *refaults.values(),
+                m.footprint_bytes,  # cpu_s
+                m.oom_kills,
+                *m.cpu_s.values(),
+            ]
+        )
+        if tuple(m.stall_s) == STALL_SOURCES:
+            np.add.reduce(per_memcg[2:refault_row], axis=0, initial=0.0, out=per_memcg[1])
+        else:
+            per_memcg[1] = m.stall_total_s
+        np.add.reduce(per_memcg[refault_row + 1 : cpu_row], axis=0, initial=0.0, out=per_memcg[refault_row])
+        np.add.reduce(per_memcg[cpu_row + 2 :], axis=0, initial=0.0, out=per_memcg[cpu_row])
+        # Everything but the parts of cpu_s summed over memcgs, in one reduction. A row of it is
+        # bit for bit the sum of that (H, M) array alone (each row is summed along its contiguous
+        # last axis the same way), so stall, CPU and OOM kills are compute_reward's.
+        sums = np.add.reduce(per_memcg[: cpu_row + 2], axis=2)
+        footprint, summed, oom_kills = sums[0], sums[1 : cpu_row + 1], sums[cpu_row + 1]  # summed: stall_s ... cpu_s
+        n = len(summed)
+        host = np.empty((len(layout.host_keys), self.num_envs))  # rows: _info_layout's host keys
+        host[0] = m.host_dram_saved_bytes
+        np.divide(m.host_dram_saved_bytes, np.maximum(footprint, 1.0), out=host[1])
+        host[2] = m.host_dram_used_bytes
+        host[3 : 3 + n] = summed
+        host[3 + n] = m.host_device_bytes_written
+        host[4 + n] = m.host_device_bytes_read
+        host[5 + n] = m.host_device_utilisation
+        host[6 + n] = m.host_zswap_pool_bytes
+        host[7 + n] = oom_kills
+        terms = host[8 + n : 8 + n + len(REWARD_TERMS)]
+        weighted_terms(
+            self.reward_config, self.scenario.host.step_s, m.host_dram_saved_bytes, summed[0], summed[-1],
+            m.host_device_bytes_written, oom_kills, m.psi_some_avg10, out=terms, weights=self._term_weights,
+        )  # fmt: skip
+        host[-1] = self.sim.state.now_s
+        if not with_info:
+            return InfoBlocks(layout.host_keys, host), terms
+        memcg = np.array(
+            [
+                m.refault_latency_mean_us,
+                m.refault_latency_p99_us,
+                m.psi_some_avg10,
+                m.psi_some_avg60,
+                m.psi_full_avg10,
+                m.promotion_rate_per_min,
+                reclaim,
+                writeback,
+                m.events["pgsteal_proactive"],
+                m.writeback_pages["proactive"],
+            ]
+        )
+        host_rows = list(host)
+        info = dict(zip(layout.keys, layout.pick([*host_rows, *memcg]), strict=True))
+        return InfoBlocks(layout.host_keys, host, info, host_rows, memcg), terms
+
+    def _info_layout(self, tiers: tuple[str, ...]) -> _InfoLayout:
+        """The info keys (in the order the info has always had) and where each value lives, for
+        the refault tiers ``tiers``."""
+        layout = self._info_layouts.get(tiers)
+        if layout is not None:
+            return layout
+        host_keys = [
+            "dram_saved_bytes",
+            "dram_saved_share",
+            "dram_used_bytes",
+            "stall_s",
+            *(f"stall_s.{k}" for k in STALL_SOURCES),
+            "refault_pages",
+            *(f"refault_pages.{k}" for k in tiers),
+            "cpu_s",
+            "swap_bytes_written",
+            "swap_bytes_read",
+            "device_utilisation",
+            "zswap_pool_bytes",
+            "oom_kills",
+            *(f"reward.{k}" for k in REWARD_TERMS),
+            "sim_time_s",
         ]
-        footprint, stall, *per_host = np.array(per_memcg).sum(axis=2)
-        n = len(STALL_SOURCES)
-        stall_by_source, refault, refault_by_tier = per_host[:n], per_host[n], per_host[n + 1 : n + 1 + len(refaults)]
-        cpu, oom_kills = per_host[-2:]
-        return {
-            "dram_saved_bytes": m.host_dram_saved_bytes,
-            "dram_saved_share": m.host_dram_saved_bytes / np.maximum(footprint, 1.0),
-            "dram_used_bytes": m.host_dram_used_bytes,
-            "stall_s": stall,
-            **{f"stall_s.{k}": v for k, v in zip(STALL_SOURCES, stall_by_source, strict=True)},
-            "refault_pages": refault,
-            **{f"refault_pages.{k}": v for k, v in zip(refaults, refault_by_tier, strict=True)},
-            "refault_latency_mean_us": m.refault_latency_mean_us,
-            "refault_latency_p99_us": m.refault_latency_p99_us,
-            "cpu_s": cpu,
-            "swap_bytes_written": m.host_device_bytes_written,
-            "swap_bytes_read": m.host_device_bytes_read,
-            "device_utilisation": m.host_device_utilisation,
-            "zswap_pool_bytes": m.host_zswap_pool_bytes,
-            "psi_some_avg10": m.psi_some_avg10,
-            "psi_some_avg60": m.psi_some_avg60,
-            "psi_full_avg10": m.psi_full_avg10,
-            "promotion_rate_per_min": m.promotion_rate_per_min,
-            "oom_kills": oom_kills,
-            "reclaim_requested_bytes": reclaim,
-            "writeback_requested_bytes": writeback,
-            "reclaimed_pages": m.events["pgsteal_proactive"],
-            "written_back_pages": m.writeback_pages["proactive"],
-            **{f"reward.{k}": v for k, v in terms.items()},
-            "sim_time_s": self.sim.state.now_s.copy(),
-        }
+        cpu, oom = host_keys.index("cpu_s"), host_keys.index("oom_kills")
+        keys = [
+            *host_keys[:cpu],
+            *_PER_MEMCG_INFO[:2],  # refault latencies
+            *host_keys[cpu:oom],
+            *_PER_MEMCG_INFO[2:6],  # PSI, promotion rate
+            "oom_kills",
+            *_PER_MEMCG_INFO[6:],  # requests and what they did
+            *host_keys[oom + 1 :],
+        ]
+        where = {k: i for i, k in enumerate([*host_keys, *_PER_MEMCG_INFO])}
+        layout = self._info_layouts[tiers] = _InfoLayout(keys, host_keys, itemgetter(*(where[k] for k in keys)))
+        return layout
 
     @staticmethod
     def host_info(info: dict[str, Any], i: int) -> dict[str, Any]:

@@ -11,12 +11,16 @@ are clipped to [0, 1] (a share above 1 can only come from rounding).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..sim import Simulator, StepMetrics
 from ..sim.state import Loc
 from ..sim.units import PAGE_SIZE
+
+if TYPE_CHECKING:
+    from ..sim.simulator import Gauges
 
 RESIDENT_AGE_EDGES_S = (60.0, 300.0, 1800.0)
 """Idle-age buckets of resident memory: < 1 min, 1-5 min, 5-30 min, >= 30 min (MGLRU generations)."""
@@ -82,9 +86,56 @@ HOST_FEATURES: tuple[Feature, ...] = (
 OBSERVATION_MODES = ("full", "kernel")
 
 
-def _squash(x: np.ndarray, scale: float) -> np.ndarray:
-    x = np.maximum(x, 0.0)
-    return x / (x + scale)
+_RESIDENT_EDGES_F32 = tuple(np.float32(e) for e in RESIDENT_AGE_EDGES_S)
+_ZSWAP_EDGES_F32 = tuple(np.float32(e) for e in ZSWAP_AGE_EDGES_S)
+_SQUASHED_HOST_SCALES = np.array([[1000.0], [1.0]])
+"""``x / (x + scale)`` scales of the host features device_read_latency (us) and write_budget_used."""
+
+# Rows of the slot block past the features: sources that are combined into a feature.
+_ZERO_PAGES, _WRITEBACK_PAGES, _REFAULT_TIERS = len(SLOT_FEATURES), len(SLOT_FEATURES) + 1, len(SLOT_FEATURES) + 2
+
+
+class _Scratch:
+    """Arrays an :class:`ObservationBuilder` keeps between calls for one simulator's batch: the
+    observation's features in its layout (float64), the age masks (bool) and counts of the
+    histograms, and what indexes them. Views into these are made here, so a copy of the builder
+    (``copy.deepcopy``, pickle) drops its scratch and makes it again rather than copy views as
+    separate arrays."""
+
+    def __init__(self, sim: Simulator, mode: str) -> None:
+        h, m, lay = sim.num_hosts, sim.num_memcgs, sim.layout
+        self.key = (h, lay, sim.memcg_active)
+        n_slot = len(SLOT_FEATURES) * m
+        self.block = np.empty((h, n_slot + len(HOST_FEATURES)))
+        self.block_slot = self.block[:, :n_slot].reshape(h, m, len(SLOT_FEATURES))
+        self.block_host = self.block[:, n_slot:]
+        assert np.shares_memory(self.block_slot, self.block)  # a view, not a copy
+        self.used = np.broadcast_to(sim.memcg_active, (h, m))  # a view: follows memcg_active
+        self.zeros = np.zeros((h, m))
+        # The narrowest count type that holds a whole block: summing bools casts every element.
+        longest = int(lay.block_len.max(initial=0))
+        self.count_dtype = next(t for t in (np.int16, np.int32, np.int64) if longest <= np.iinfo(t).max)
+        # One mask per age edge over every chunk of every host, plus a padding chunk never set, so
+        # that a block sum per (host, memcg), empty blocks included, starts at a valid index (an
+        # empty block's sum is one chunk, of the next block, zeroed below, or the padding).
+        c = lay.num_chunks
+        n_masks = len(RESIDENT_AGE_EDGES_S) + (len(ZSWAP_AGE_EDGES_S) if mode == "full" else 0)
+        self.masks = np.zeros((n_masks, h * c + 1), dtype=bool)
+        self.mask_rows = [mask[: h * c].reshape(h, c) for mask in self.masks]  # (H, C) views
+        self.block_starts = (np.arange(h)[:, None] * c + lay.block_start[None, :]).ravel()
+        self.counts_shape = (n_masks, h, m)
+        # 1 for memcgs with chunks, 0 for empty ones; None if none is empty.
+        self.nonempty = None if (lay.block_len > 0).all() else (lay.block_len > 0).astype(self.count_dtype)
+        self.where = np.empty((h, c), dtype=bool)
+        self.age = np.empty((h, c), dtype=np.float32)
+        # Chunks at least each edge old, after the memcg's total: [resident, >= 1, 5, 30 min, 0,
+        # zswap, >= 5, 30 min, 0]; each bucket is a row minus the next (the zero rows stay zero).
+        self.at_least = np.zeros((len(RESIDENT_AGE_EDGES_S) + len(ZSWAP_AGE_EDGES_S) + 4, h, m))
+
+    def fits(self, sim: Simulator) -> bool:
+        """Made for ``sim`` (same batch size, chunk layout and active-memcg array)?"""
+        h, lay, active = self.key
+        return h == sim.num_hosts and lay is sim.layout and active is sim.memcg_active
 
 
 class ObservationBuilder:
@@ -93,6 +144,11 @@ class ObservationBuilder:
     Layout: for each of the M memcg slots its slot features (``slot_features`` order), then the
     host features. ``feature_names`` lists the D names as ``"<memcg slot>.<feature>"`` and
     ``"host.<feature>"``.
+
+    The sources of every slot feature are stacked in one call into a feature-major block (one
+    (H, M) row per feature, the row's numerator), and features sharing an operation take it
+    together (all the shares of the footprint in one division); at this size a numpy call costs
+    far more than its arithmetic. One clip then writes the observation.
     """
 
     def __init__(self, sim: Simulator, mode: str = "full") -> None:
@@ -105,97 +161,161 @@ class ObservationBuilder:
         self._slot_index = [SLOT_FEATURES.index(f) for f in self.slot_features]
         self._host_index = [HOST_FEATURES.index(f) for f in self.host_features]
         self.num_memcgs = sim.num_memcgs
+        # Columns of the observation in the block of every feature; None: all of them, in order.
+        columns = [i * len(SLOT_FEATURES) + j for i in range(sim.num_memcgs) for j in self._slot_index]
+        columns += [len(SLOT_FEATURES) * sim.num_memcgs + j for j in self._host_index]
+        self._columns = None if columns == list(range(len(columns))) else np.array(columns)
         slot_names = [*sim.memcg_names, *(f"slot{i}" for i in range(len(sim.memcg_names), sim.num_memcgs))]
         self.feature_names = tuple(
             [f"{slot}.{f.name}" for slot in slot_names for f in self.slot_features]
             + [f"host.{f.name}" for f in self.host_features]
         )
         self.size = len(self.feature_names)
+        self._scratch: _Scratch | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_scratch": None}  # made again on the next build (see _Scratch)
 
     def build(self, sim: Simulator, metrics: StepMetrics | None, episode_progress: np.ndarray) -> np.ndarray:
         """Observation (H, D) float32 in [0, 1]; ``metrics`` None right after reset."""
+        sc = self._scratch
+        if sc is None or not sc.fits(sim):
+            sc = self._scratch = _Scratch(sim, self.mode)
         g = sim.gauges()
         st = sim.state
         host = sim.cfg.host
-        h, m = sim.num_hosts, sim.num_memcgs
         dram = float(host.dram_bytes)
         footprint = np.maximum(g.footprint_pages, 1.0)
-        slot = np.zeros((h, m, len(SLOT_FEATURES)))
-        slot[..., 0] = sim.memcg_active[None, :]
-        slot[..., 1] = g.memory_current / dram
-        slot[..., 2] = g.resident_pages / footprint
-        slot[..., 3] = g.zswap_bytes / PAGE_SIZE / footprint
-        slot[..., 4] = g.zswap_pages / footprint
-        slot[..., 5] = (g.swap_pages + g.zero_pages + g.writeback_pages) / footprint
-        per_min = 60.0 / host.step_s
+        placeholder = sc.zeros  # rows computed below
+        if metrics is None:
+            zswpout = zswpwb = placeholder
+            tiers: list[np.ndarray] = []
+        else:
+            zswpout, zswpwb = metrics.events["zswpout"], metrics.events["zswpwb"]
+            tiers = list(metrics.refault_pages.values())
+        # Row i: the numerator of SLOT_FEATURES[i], then the extra sources.
+        slot = np.array(
+            [
+                sc.used,
+                g.memory_current,
+                g.resident_pages,
+                g.zswap_bytes,
+                g.zswap_pages,
+                g.swap_pages,
+                placeholder,  # refaults of every tier
+                zswpout,
+                zswpwb,
+                st.psi_some_avg[..., 0],
+                st.psi_some_avg[..., 1],
+                st.psi_full_avg[..., 0],
+                *[placeholder] * (len(RESIDENT_AGE_EDGES_S) + len(ZSWAP_AGE_EDGES_S) + 2),  # age histograms
+                st.memory_high,
+                st.zswap_max,
+                st.zswap_writeback,
+                g.zero_pages,  # _ZERO_PAGES
+                g.writeback_pages,  # _WRITEBACK_PAGES
+                *tiers,  # _REFAULT_TIERS...
+            ],
+            dtype=np.float64,
+        )
+        np.divide(slot[3], PAGE_SIZE, out=slot[3])  # zswap bytes in pages
+        device = slot[5]  # swap + zero pages + pages under writeback
+        np.add(device, slot[_ZERO_PAGES], out=device)
+        np.add(device, slot[_WRITEBACK_PAGES], out=device)
+        rates = slot[6:9]  # refault, zswpout, zswpwb
         if metrics is not None:
-            refaults = sum(metrics.refault_pages.values())
-            slot[..., 6] = _squash(refaults * per_min / footprint, 0.01)
-            slot[..., 7] = _squash(metrics.events["zswpout"] * per_min / footprint, 0.01)
-            slot[..., 8] = _squash(metrics.events["zswpwb"] * per_min / footprint, 0.01)
-        slot[..., 9] = st.psi_some_avg[..., 0] / 100.0
-        slot[..., 10] = st.psi_some_avg[..., 1] / 100.0
-        slot[..., 11] = st.psi_full_avg[..., 0] / 100.0
-        resident_hist, zswap_hist = self._age_histograms(sim, with_zswap=self.mode == "full")
-        slot[..., 12:16] = resident_hist / (footprint[..., None] / host.chunk_pages)
+            # Every tier's refaults summed from 0, as sum() does (a sum from initial=0.0 along
+            # the first axis is that, bit for bit).
+            np.add.reduce(slot[_REFAULT_TIERS:], axis=0, initial=0.0, out=slot[6])
+            np.multiply(rates, 60.0 / host.step_s, out=rates)  # per minute
+        np.divide(slot[2:9], footprint, out=slot[2:9])  # shares of the footprint (and rates)
+        if metrics is None:
+            rates.fill(0.0)
+        else:
+            np.maximum(rates, 0.0, out=rates)
+            np.divide(rates, rates + 0.01, out=rates)
+        np.divide(slot[9:12], 100.0, out=slot[9:12])  # PSI percent
+        self._age_histograms(sim, sc, g, footprint, slot[12:16], slot[16:19])
+        np.divide(slot[1], dram, out=slot[1])
+        limits = slot[19:21]  # memory.high, memory.zswap.max: "max" (not finite) -> 1
+        np.divide(limits, dram, out=limits)
+        np.copyto(limits, 1.0, where=~np.isfinite(limits))  # x / DRAM is finite iff x is (DRAM >= 64 MiB)
+        features = slot[: len(SLOT_FEATURES)]
+        np.multiply(features, sim.memcg_active, out=features)
+        hostf = np.array(
+            [
+                g.dram_used_host,
+                g.pool_bytes_host,
+                placeholder[:, 0] if metrics is None else metrics.host_device_utilisation,
+                placeholder[:, 0] if metrics is None else metrics.host_device_read_latency_us,
+                placeholder[:, 0] if metrics is None else metrics.host_write_budget_used,
+                episode_progress,
+            ],
+            dtype=np.float64,
+        )
+        free = hostf[0]
+        np.subtract(dram, free, out=free)
+        np.divide(free, dram, out=free)
+        np.divide(hostf[1], max(sim.max_pool_bytes, 1.0), out=hostf[1])
+        squashed = hostf[3:5]  # read latency, write budget used
+        np.maximum(squashed, 0.0, out=squashed)
+        np.divide(squashed, squashed + _SQUASHED_HOST_SCALES, out=squashed)
+        sc.block_slot[...] = features.transpose(1, 2, 0)
+        sc.block_host[...] = hostf.T
+        block = sc.block if self._columns is None else sc.block[:, self._columns]
+        # Clipped in float64, then cast: np.clip keeps the sign of a zero, the cast rounds once.
+        block.clip(0.0, 1.0, out=block)
+        return block.astype(np.float32)
+
+    def _age_histograms(
+        self, sim: Simulator, sc: _Scratch, g: Gauges, footprint: np.ndarray, resident: np.ndarray, zswap: np.ndarray
+    ) -> None:
+        """Shares of memory by age, written into ``resident`` (4, H, M) (resident memory by idle
+        time, ``RESIDENT_AGE_EDGES_S``, as a share of ``footprint``, pages >= 1) and, in
+        ``"full"`` mode, ``zswap`` (3, H, M) (zswap entries by time since store,
+        ``ZSWAP_AGE_EDGES_S``, as a share of the memcg's zswap entries); zeros in ``zswap`` otherwise.
+
+        Counts the chunks "at least this old" per edge with block sums per memcg (each memcg's
+        chunks are contiguous), the masks of every edge in one boolean block summed in one call,
+        then takes differences, starting from the memcg's chunks in that location (the gauges, which
+        always equal a recount of the chunk arrays: tests/test_gauges.py).
+        Ages are float32 differences from the host clock, as everywhere in the simulator."""
+        st = sim.state
+        pages = sim.cfg.host.chunk_pages
+        where, age = sc.where, sc.age
+        # One clock for every host (the usual case) subtracts a scalar: several times faster than
+        # broadcasting a column, and the same float32 values.
+        clock = st.now_s.tolist()
+        now = np.float32(clock[0]) if clock.count(clock[0]) == len(clock) else st.now_s.astype(np.float32)[:, None]
+        kinds = [(Loc.RESIDENT, st.last_access_s, _RESIDENT_EDGES_F32)]
         if self.mode == "full":
-            zswap_chunks = np.maximum(g.zswap_pages / host.chunk_pages, 1.0)
-            slot[..., 16:19] = zswap_hist / zswap_chunks[..., None]
-        slot[..., 19] = np.where(np.isfinite(st.memory_high), st.memory_high / dram, 1.0)
-        slot[..., 20] = np.where(np.isfinite(st.zswap_max), st.zswap_max / dram, 1.0)
-        slot[..., 21] = st.zswap_writeback
-        slot *= sim.memcg_active[None, :, None]
-        hostf = np.zeros((h, len(HOST_FEATURES)))
-        hostf[:, 0] = (dram - g.dram_used_host) / dram
-        hostf[:, 1] = g.pool_bytes_host / max(sim.max_pool_bytes, 1.0)
-        if metrics is not None:
-            hostf[:, 2] = metrics.host_device_utilisation
-            hostf[:, 3] = _squash(metrics.host_device_read_latency_us, 1000.0)
-            hostf[:, 4] = _squash(metrics.host_write_budget_used, 1.0)
-        hostf[:, 5] = episode_progress
-        obs = np.concatenate([slot[..., self._slot_index].reshape(h, -1), hostf[:, self._host_index]], axis=1)
-        np.clip(obs, 0.0, 1.0, out=obs)
-        return obs.astype(np.float32)
-
-    @staticmethod
-    def _age_histograms(sim: Simulator, with_zswap: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Chunks per memcg by age: resident memory by idle time (``RESIDENT_AGE_EDGES_S``) and
-        zswap entries by time since store (``ZSWAP_AGE_EDGES_S``), (H, M, 4) and (H, M, 3).
-
-        Counts "at least this old" per edge with block sums per memcg (each memcg's chunks are
-        contiguous), then takes differences: the masks of every edge are written into one boolean
-        block and summed per memcg in one call."""
-        st, lay = sim.state, sim.layout
-        h, m = sim.num_hosts, sim.num_memcgs
-        nonempty = lay.block_len > 0
-        starts = lay.block_start[nonempty]
-        kinds = [(Loc.RESIDENT, st.last_access_s, RESIDENT_AGE_EDGES_S)]
-        if with_zswap:
-            kinds.append((Loc.ZSWAP, st.zswap_store_s, ZSWAP_AGE_EDGES_S))
-        masks = np.empty((sum(len(edges) + 1 for *_, edges in kinds), h, lay.num_chunks), dtype=bool)
-        first = 0
+            kinds.append((Loc.ZSWAP, st.zswap_store_s, _ZSWAP_EDGES_F32))
+        rows = iter(sc.mask_rows)
         for loc, since, edges in kinds:  # 2 locations x 2-3 edges, not chunks
-            where = masks[first]
             np.equal(st.loc, loc, out=where)
-            age = sim.now_f32 - since
-            for i, edge in enumerate(edges, start=1):
-                np.greater_equal(age, np.float32(edge), out=masks[first + i])
-                masks[first + i] &= where
-            first += len(edges) + 1
-        at_least = np.zeros((masks.shape[0], h, m))
-        at_least[:, :, nonempty] = np.add.reduceat(masks, starts, axis=2, dtype=np.int32)
-        at_least = np.moveaxis(at_least, 0, -1)  # (H, M, masks)
-        out = []
-        first = 0
-        for *_, edges in kinds:
-            counts = at_least[..., first : first + len(edges) + 1]
-            buckets = counts.copy()
-            buckets[..., :-1] -= counts[..., 1:]  # at least e_i but not e_(i+1)
-            out.append(buckets)
-            first += len(edges) + 1
-        if not with_zswap:
-            out.append(np.zeros((h, m, len(ZSWAP_AGE_EDGES_S) + 1)))
-        return out[0], out[1]
+            np.subtract(now, since, out=age)
+            for edge in edges:
+                older = next(rows)
+                np.greater_equal(age, edge, out=older)
+                np.logical_and(older, where, out=older)
+        counts = np.add.reduceat(sc.masks, sc.block_starts, axis=1, dtype=sc.count_dtype)
+        counts = counts.reshape(sc.counts_shape)  # (masks, H, M)
+        if sc.nonempty is not None:
+            counts *= sc.nonempty  # an empty block summed one chunk of the next block
+        at_least = sc.at_least
+        n = len(RESIDENT_AGE_EDGES_S)
+        np.divide(g.resident_pages, pages, out=at_least[0])
+        at_least[1 : 1 + n] = counts[:n]
+        np.subtract(at_least[: n + 1], at_least[1 : n + 2], out=resident)
+        np.divide(resident, footprint / pages, out=resident)
+        if self.mode != "full":
+            zswap.fill(0.0)
+            return
+        z, k = n + 2, len(ZSWAP_AGE_EDGES_S)
+        np.divide(g.zswap_pages, pages, out=at_least[z])
+        at_least[z + 1 : z + 1 + k] = counts[n:]
+        np.subtract(at_least[z : z + k + 1], at_least[z + 1 : z + k + 2], out=zswap)
+        np.divide(zswap, np.maximum(at_least[z], 1.0), out=zswap)
 
     def markdown_table(self) -> str:
         """The feature table for docstrings and the README."""

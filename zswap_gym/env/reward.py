@@ -70,29 +70,79 @@ class RewardConfig:
         return asdict(self)
 
 
+REWARD_TERMS = ("dram", "stall", "cpu", "ssd", "oom", "psi")
+"""The reward's terms, in the order they are summed (``info["reward.<term>"]``)."""
+
+
+def term_weights(config: RewardConfig, step_s: float) -> np.ndarray:
+    """(6, 1) column of the signed weights of the terms' quantities per step, ``REWARD_TERMS``
+    order: GiB saved (then times hours), stall task-seconds, CPU seconds, GiB written, OOM kills,
+    and PSI over target (0 or 1: the step's seconds enter the weight, exactly)."""
+    k = config.scale
+    weights = [k * config.w_dram, -k * config.w_stall, -k * config.w_cpu, -k * config.w_ssd, -k * config.w_oom]
+    return np.array([*weights, step_s * (-k * config.w_psi)])[:, None]
+
+
+def weighted_terms(
+    config: RewardConfig,
+    step_s: float,
+    saved_bytes: np.ndarray,
+    stall_s: np.ndarray,
+    cpu_s: np.ndarray,
+    written_bytes: np.ndarray,
+    oom_kills: np.ndarray,
+    psi_some_avg10: np.ndarray,
+    out: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each weighted term per host, signed as it enters the reward: a (6, H) block, rows in
+    ``REWARD_TERMS`` order (written into ``out`` if given; ``weights`` is ``term_weights``'s
+    column, if at hand).
+
+    Per host (H,): DRAM saved (bytes), memory stall (task-seconds), CPU (seconds), bytes written to
+    the swap device, OOM kills; ``psi_some_avg10`` (H, M) percent. Each row gets its quantity, then
+    one multiplication weighs them all: the arithmetic of the module docstring, term by term."""
+    out = np.empty((len(REWARD_TERMS), len(saved_bytes))) if out is None else out
+    np.divide(saved_bytes, GiB, out=out[0])
+    out[1] = stall_s
+    out[2] = cpu_s
+    np.divide(written_bytes, GiB, out=out[3])
+    out[4] = oom_kills
+    out[5] = np.logical_or.reduce(psi_some_avg10 > config.psi_target_percent, axis=1)  # any memcg over
+    np.multiply(out, term_weights(config, step_s) if weights is None else weights, out=out)
+    np.multiply(out[0], step_s / 3600.0, out=out[0])  # GiB-hours
+    return out
+
+
+def total_reward(terms: np.ndarray) -> np.ndarray:
+    """The reward (H,) float64: the rows of a ``weighted_terms`` block added in order, starting
+    from 0, as ``sum()`` over the rows does, bit for bit (a total of zero is +0.0); one reduction
+    instead of a call per term."""
+    return np.add.reduce(terms, axis=0, initial=0.0)
+
+
 def reward_terms(metrics: StepMetrics, config: RewardConfig, step_s: float) -> dict[str, np.ndarray]:
     """Each weighted term per host (H,), signed as it enters the reward."""
-    hours = step_s / 3600.0
-    saved_gib = metrics.host_dram_saved_bytes / GiB
-    stall = metrics.stall_total_s.sum(axis=1)
-    cpu = metrics.cpu_total_s.sum(axis=1)
-    written_gib = metrics.host_device_bytes_written / GiB
-    ooms = metrics.oom_kills.sum(axis=1)
-    psi_over = (metrics.psi_some_avg10 > config.psi_target_percent).any(axis=1) * step_s
-    k = config.scale
-    return {
-        "dram": k * config.w_dram * saved_gib * hours,
-        "stall": -k * config.w_stall * stall,
-        "cpu": -k * config.w_cpu * cpu,
-        "ssd": -k * config.w_ssd * written_gib,
-        "oom": -k * config.w_oom * ooms,
-        "psi": -k * config.w_psi * psi_over,
-    }
+    block = _terms_block(metrics, config, step_s)
+    return dict(zip(REWARD_TERMS, block, strict=True))
 
 
 def compute_reward(
     metrics: StepMetrics, config: RewardConfig, step_s: float
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Reward per host (H,) float64 and its terms."""
-    terms = reward_terms(metrics, config, step_s)
-    return sum(terms.values()), terms  # type: ignore[return-value]
+    block = _terms_block(metrics, config, step_s)
+    return total_reward(block), dict(zip(REWARD_TERMS, block, strict=True))
+
+
+def _terms_block(metrics: StepMetrics, config: RewardConfig, step_s: float) -> np.ndarray:
+    return weighted_terms(
+        config,
+        step_s,
+        metrics.host_dram_saved_bytes,
+        metrics.stall_total_s.sum(axis=1),
+        metrics.cpu_total_s.sum(axis=1),
+        metrics.host_device_bytes_written,
+        metrics.oom_kills.sum(axis=1),
+        metrics.psi_some_avg10,
+    )

@@ -136,6 +136,8 @@ class HostOffloadSB3VecEnv(VecEnv):
             venv.metadata = {**venv.metadata, "autoreset_mode": AutoresetMode.SAME_STEP}
         self.venv = venv
         self.info_keys = None if info_keys is None else frozenset(info_keys)
+        # The env's own step (not a subclass's override) can hand over the per-host scalars directly.
+        self._lean = isinstance(venv, HostOffloadVectorEnv) and type(venv).step is HostOffloadVectorEnv.step
         self._actions: np.ndarray | None = None
         super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
         self._action_shape = (self.num_envs, *self.action_space.shape)
@@ -166,19 +168,25 @@ class HostOffloadSB3VecEnv(VecEnv):
         if self._actions is None:
             raise RuntimeError("step_wait() without a pending step_async()")
         actions, self._actions = self._actions, None
-        obs, rewards, terminated, truncated, vinfo = self.venv.step(actions)
+        if self._lean and self.venv.autoreset_mode == AutoresetMode.SAME_STEP:
+            # The per-host scalars straight from the env: no vector info to build and split.
+            obs, rewards, terminated, truncated, infos, final_obs = self.venv.step_host_scalars(actions, self.info_keys)
+        else:
+            obs, rewards, terminated, truncated, vinfo = self.venv.step(actions)
+            infos = self._host_infos(vinfo)
+            final_obs = vinfo.get("final_obs")
         dones = np.logical_or(terminated, truncated)
-        infos = self._host_infos(vinfo)
         time_limit = np.logical_and(truncated, np.logical_not(terminated)).tolist()
         for info, flag in zip(infos, time_limit, strict=True):
             info["TimeLimit.truncated"] = flag
-        if dones.any():
-            final_obs = vinfo["final_obs"]
+        ended = dones.tolist()
+        if True in ended:
             seeds = getattr(getattr(self.venv.unwrapped, "core", None), "episode_seeds", None)
-            for i in np.flatnonzero(dones).tolist():
-                infos[i]["terminal_observation"] = np.array(final_obs[i], dtype=np.float32)
-                # The vector env resets the host in this step; its reset info is the new episode's seed.
-                self.reset_infos[i] = {} if seeds is None else {"episode_seed": int(seeds[i])}
+            for i, done in enumerate(ended):
+                if done:
+                    infos[i]["terminal_observation"] = np.array(final_obs[i], dtype=np.float32)
+                    # The vector env resets the host in this step; its reset info is the new episode's seed.
+                    self.reset_infos[i] = {} if seeds is None else {"episode_seed": int(seeds[i])}
         return obs, np.asarray(rewards, dtype=np.float32), dones, infos
 
     def _host_infos(self, vinfo: dict[str, Any]) -> list[dict[str, Any]]:

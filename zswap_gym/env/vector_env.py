@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import is_
 from typing import Any
 
 import gymnasium as gym
@@ -12,7 +13,7 @@ from gymnasium.vector.utils import batch_space
 
 from ..sim import ScenarioConfig
 from .actions import ActionConfig
-from .core import OffloadCore
+from .core import InfoBlocks, OffloadCore
 from .reward import RewardConfig
 
 
@@ -57,6 +58,10 @@ class HostOffloadVectorEnv(VectorEnv):
         self._done = np.zeros(num_envs, dtype=bool)
         self._host_scalars: tuple[list[str], np.ndarray, list[np.ndarray]] | None = None
         self._host_scalars_of: dict[str, Any] | None = None
+        # The vector info's keys (each key, then its "_key" mask), for the info keys they were made from.
+        self._vector_keys: tuple[list[str], list[str]] | None = None
+        # host_scalar_infos(keys=...): (keys, the names picked from, the picked names, their rows).
+        self._pick: tuple[frozenset[str], list[str], list[str], list[int]] | None = None
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -108,7 +113,8 @@ class HostOffloadVectorEnv(VectorEnv):
 
     def step(self, actions: np.ndarray):
         restart = self._done.copy() if self.autoreset_mode == AutoresetMode.NEXT_STEP else None
-        obs, reward, terminated, truncated, info = self.core.step(actions)
+        obs, reward, terminated, truncated, blocks = self.core.step_blocks(actions)
+        info = blocks.info
         if restart is not None and restart.any():
             # NEXT_STEP: hosts whose episode ended last step start over now, ignoring this action.
             reset_obs, _ = self.core.reset([None] * self.num_envs, restart)
@@ -116,9 +122,11 @@ class HostOffloadVectorEnv(VectorEnv):
             reward[restart] = 0.0
             terminated[restart] = False
             truncated[restart] = False
+            stepped = ~restart
+        else:
+            stepped = None
         done = terminated | truncated
-        stepped = np.ones(self.num_envs, dtype=bool) if restart is None else ~restart
-        infos = self._vector_info(info, stepped)
+        infos = self._vector_info(info, stepped, blocks)
         if self.autoreset_mode == AutoresetMode.SAME_STEP and done.any():
             final_info = {k: v for k, v in infos.items() if not k.startswith("_")}
             infos["final_obs"] = np.where(done[:, None], obs, 0.0).astype(np.float32)
@@ -130,14 +138,65 @@ class HostOffloadVectorEnv(VectorEnv):
         self._done = done
         return obs, reward, terminated, truncated, infos
 
-    def _vector_info(self, info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
-        """Gymnasium's vector info layout; hosts outside ``mask`` (restarted this step, their
-        action ignored) get zeros and a False ``_key`` mask.
+    def step_host_scalars(
+        self, actions: np.ndarray, keys: frozenset[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, float]], np.ndarray | None]:
+        """:meth:`step` in ``SAME_STEP`` autoreset mode for a caller that wants only the per-host
+        scalars of the info, as :meth:`host_scalar_infos` gives them (``keys`` restricts the keys),
+        and ``info["final_obs"]`` (None if no episode ended), without building the vector info:
+        ``(obs, reward, terminated, truncated, host_infos, final_obs)``. (The SB3 adapter's step.)"""
+        if self.autoreset_mode != AutoresetMode.SAME_STEP:
+            raise ValueError(f"step_host_scalars steps in AutoresetMode.SAME_STEP only, not {self.autoreset_mode}")
+        obs, reward, terminated, truncated, blocks = self.core.step_blocks(actions, with_info=False)
+        self._host_scalars = self._host_scalars_of = None  # no vector info made this step
+        host_infos = self._host_dicts(blocks.host_keys, blocks.host, keys)
+        done = terminated | truncated
+        final_obs = None
+        if done.any():
+            final_obs = np.where(done[:, None], obs, 0.0).astype(np.float32)
+            reset_obs, _ = self.core.reset([None] * self.num_envs, done)
+            obs[done] = reset_obs[done]
+        self._done = done
+        return obs, reward, terminated, truncated, host_infos, final_obs
 
-        Arrays of one shape and dtype are copied together, as rows of one block (one copy per
-        group instead of one per key); each ``info[key]`` is its row. When every host stepped, the
-        block of per-host scalars (float64, shape (H,)) is kept for :meth:`host_scalar_infos`."""
-        every = bool(mask.all())
+    def _vector_info(
+        self, info: dict[str, Any], mask: np.ndarray | None, blocks: InfoBlocks | None = None
+    ) -> dict[str, Any]:
+        """Gymnasium's vector info layout; hosts outside ``mask`` (restarted this step, their
+        action ignored; None: every host stepped) get zeros and a False ``_key`` mask.
+
+        If ``blocks`` describes ``info`` (the core's step info: every array a row of a block made
+        for this step), the rows are taken as they are. Otherwise arrays of one shape and dtype are
+        copied together, as rows of one block (one copy per group instead of one per key); each
+        ``info[key]`` is its row. When every host stepped, the block of per-host scalars (float64,
+        shape (H,)) is kept for :meth:`host_scalar_infos`."""
+        every = mask is None or bool(mask.all())
+        if blocks is not None and blocks.info is info:
+            if not every:
+                off = ~mask
+                blocks.host[:, off] = 0.0
+                blocks.memcg[:, off] = 0.0
+            self._host_scalars = (blocks.host_keys, blocks.host, blocks.host_rows) if every else None
+            values: list[Any] = list(info.values())
+        else:
+            values = self._grouped_copies(info, mask, every)
+        n = len(values)
+        # One copy of the mask per key, as rows of one block.
+        masks = np.ones((n, self.num_envs), dtype=bool) if every else np.repeat(mask[None, :], n, axis=0)
+        keys = self._vector_keys
+        if keys is None or keys[0] != list(info):
+            names = list(info)
+            keys = self._vector_keys = (names, [name for key in names for name in (key, f"_{key}")])
+        flat: list[Any] = [None] * (2 * n)
+        flat[0::2] = values
+        flat[1::2] = masks
+        out = dict(zip(keys[1], flat, strict=True))
+        self._host_scalars_of = out if self._host_scalars is not None else None
+        return out
+
+    def _grouped_copies(self, info: dict[str, Any], mask: np.ndarray | None, every: bool) -> list[Any]:
+        """The values of a vector info built from ``info`` (see :meth:`_vector_info`), in key
+        order; sets ``_host_scalars``."""
         groups: dict[tuple[tuple[int, ...], np.dtype], list[str]] = {}
         for key, value in info.items():
             if isinstance(value, np.ndarray):
@@ -152,16 +211,13 @@ class HostOffloadVectorEnv(VectorEnv):
             rows.update(zip(keys, views, strict=True))
             if every and shape == (self.num_envs,) and block.dtype == np.float64:
                 self._host_scalars = (keys, block, views)
-        masks = iter(np.repeat(mask[None, :], len(info), axis=0))  # one copy of the mask per key
-        out: dict[str, Any] = {}
+        values: list[Any] = []
         for key, value in info.items():
             if isinstance(value, dict):
-                out[key] = {k: np.full(mask.shape, v) for k, v in value.items()}
+                values.append({k: np.full(self.num_envs, v) for k, v in value.items()})
             else:
-                out[key] = rows[key] if key in rows else np.array(value)
-            out[f"_{key}"] = next(masks)
-        self._host_scalars_of = out if self._host_scalars is not None else None
-        return out
+                values.append(rows[key] if key in rows else np.array(value))
+        return values
 
     def host_scalar_infos(
         self, info: dict[str, Any], keys: frozenset[str] | None = None
@@ -173,11 +229,17 @@ class HostOffloadVectorEnv(VectorEnv):
         if self._host_scalars is None or info is not self._host_scalars_of:
             return None
         names, block, views = self._host_scalars
-        if any(info.get(k) is not row for k, row in zip(names, views, strict=True)):
+        if not all(map(is_, map(info.get, names), views)):
             return None  # an entry was replaced after the step
+        return self._host_dicts(names, block, keys)
+
+    def _host_dicts(self, names: list[str], block: np.ndarray, keys: frozenset[str] | None) -> list[dict[str, float]]:
+        """One dict per host of the rows of ``block`` (named ``names``), restricted to ``keys``."""
         if keys is not None:
-            pick = [i for i, k in enumerate(names) if k in keys]
-            names, block = [names[i] for i in pick], block[pick]
+            if self._pick is None or self._pick[0] is not keys or self._pick[1] is not names:
+                pick = [i for i, k in enumerate(names) if k in keys]
+                self._pick = (keys, names, [names[i] for i in pick], pick)
+            names, block = self._pick[2], block[self._pick[3]]
         return [dict(zip(names, row, strict=True)) for row in block.T.tolist()]
 
     def render(self):
