@@ -168,7 +168,8 @@ class HostOffloadSB3VecEnv(VecEnv):
         if self._actions is None:
             raise RuntimeError("step_wait() without a pending step_async()")
         actions, self._actions = self._actions, None
-        if self._lean and self.venv.autoreset_mode == AutoresetMode.SAME_STEP:
+        # An instance whose ``step`` was replaced (patched or wrapped) is stepped through that ``step``.
+        if self._lean and "step" not in vars(self.venv) and self.venv.autoreset_mode == AutoresetMode.SAME_STEP:
             # The per-host scalars straight from the env: no vector info to build and split.
             obs, rewards, terminated, truncated, infos, final_obs = self.venv.step_host_scalars(actions, self.info_keys)
         else:

@@ -72,8 +72,11 @@ def blend(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``np.where(mask, a, b)`` for float32 arrays, bit for bit, without branches: ``np.where`` on
     an irregular mask costs several times a plain arithmetic pass. ``a`` and ``b`` broadcast to
     ``mask``'s shape."""
-    a = np.broadcast_to(np.asarray(a, dtype=np.float32), mask.shape)
-    b = np.broadcast_to(np.asarray(b, dtype=np.float32), mask.shape)
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    if a.shape != mask.shape:  # (np.broadcast_to costs several microseconds; skip it when it is a no-op)
+        a = np.broadcast_to(a, mask.shape)
+    if b.shape != mask.shape:
+        b = np.broadcast_to(b, mask.shape)
     bits = mask.view(np.int8).astype(np.int32)
     np.negative(bits, out=bits)  # all ones where mask
     b_bits = b.view(np.int32)

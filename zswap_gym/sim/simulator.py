@@ -152,11 +152,11 @@ class Gauges:
 
     @_lazy
     def pool_bytes_host(self) -> np.ndarray:
-        return self.zpool_bytes.sum(axis=1)
+        return np.add.reduce(self.zpool_bytes, axis=1)
 
     @_lazy
     def dram_used_host(self) -> np.ndarray:
-        return self.dram_bytes.sum(axis=1) + self._host.other_used_bytes
+        return np.add.reduce(self.dram_bytes, axis=1) + self._host.other_used_bytes
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in self.FIELDS}
@@ -630,8 +630,8 @@ class Simulator:
         target = np.minimum(target_chunks, g.resident_pages / pages)
         slot_room = np.floor(np.maximum(st.swap_max / PAGE_SIZE - g.swap_slot_pages, 0.0) / pages)
         target = np.minimum(target, slot_room)
-        host_room = np.maximum(self.swap_capacity_pages - g.swap_slot_pages.sum(axis=1), 0.0) / pages
-        want = target.sum(axis=1)
+        host_room = np.maximum(self.swap_capacity_pages - np.add.reduce(g.swap_slot_pages, axis=1), 0.0) / pages
+        want = np.add.reduce(target, axis=1)
         scale = np.where(want > host_room, host_room / np.maximum(want, 1e-9), 1.0)
         target = np.floor(target * scale[:, None]).astype(np.int64)
         if not np.count_nonzero(target):
@@ -925,7 +925,7 @@ class Simulator:
         zswap_us = host.page_fault_us + host.compressor.decompress_us_per_page
         acc.window_stall_s += from_zswap * zswap_us * 1e-6 + from_zero * host.page_fault_us * 1e-6
         acc.window_swapin_pages += from_swap
-        z, s, zr = from_zswap.sum(-1), from_swap.sum(-1), from_zero.sum(-1)
+        z, s, zr = np.add.reduce(by_source[..., Loc.ZSWAP : Loc.SWAP_ZERO + 1], axis=-2).transpose(2, 0, 1)
         acc.refault_pages["zswap"] += z
         acc.refault_pages["swap"] += s
         acc.refault_pages["zero"] += zr
@@ -960,10 +960,10 @@ class Simulator:
 
     def _device_step(self):
         st, host, acc = self.state, self.cfg.host, self.acc
-        read_pages = acc.refault_pages["swap"].sum(axis=1)
+        read_pages = np.add.reduce(acc.refault_pages["swap"], axis=1)
         dev, backlog = serve_step(host.swap, host.step_s, read_pages, st.device_backlog_pages)
         st.device_backlog_pages = backlog
-        in_flight_chunks = self.gauges().writeback_pages.sum(axis=1) / host.chunk_pages
+        in_flight_chunks = np.add.reduce(self.gauges().writeback_pages, axis=1) / host.chunk_pages
         if np.count_nonzero(in_flight_chunks) and np.count_nonzero(dev.pages_written):
             done_chunks = self.round_chunks(dev.pages_written / host.chunk_pages, "round_device")
             in_flight = st.loc == Loc.WRITEBACK
@@ -988,9 +988,9 @@ class Simulator:
         some, full = stall_shares(stall, self.nr_tasks[None, :, None], window_s)
         st.psi_some_avg = update_averages(st.psi_some_avg, some * 100.0, window_s)
         st.psi_full_avg = update_averages(st.psi_full_avg, full * 100.0, window_s)
-        some_s = some.sum(axis=-1) * window_s
+        some_s = np.add.reduce(some, axis=-1) * window_s
         st.psi_some_total_us += some_s * 1e6
-        st.psi_full_total_us += full.sum(axis=-1) * window_s * 1e6
+        st.psi_full_total_us += np.add.reduce(full, axis=-1) * window_s * 1e6
         return some_s
 
     def step(
@@ -1037,9 +1037,9 @@ class Simulator:
         weights[..., 0], weights[..., 1], weights[..., 2] = refaults["zswap"], refaults["swap"], refaults["zero"]
         tier_means = np.empty((self.num_hosts, 3))
         tier_means[:, 0], tier_means[:, 1], tier_means[:, 2] = zswap_us, swapin_us, host.page_fault_us
-        n_refaults = weights.sum(axis=-1)
+        n_refaults = np.add.reduce(weights, axis=-1)
         mean_us = np.where(
-            n_refaults > 0, (weights * tier_means[:, None, :]).sum(-1) / np.maximum(n_refaults, 1.0), 0.0
+            n_refaults > 0, np.add.reduce(weights * tier_means[:, None, :], axis=-1) / np.maximum(n_refaults, 1.0), 0.0
         )
         footprint = g.footprint_pages * PAGE_SIZE
         saved = footprint - g.dram_bytes
@@ -1076,13 +1076,13 @@ class Simulator:
             oom_kills=acc.oom_kills,
             host_dram_used_bytes=g.dram_used_host,
             host_dram_free_bytes=host.dram_bytes - g.dram_used_host,
-            host_dram_saved_bytes=saved.sum(axis=1),
+            host_dram_saved_bytes=np.add.reduce(saved, axis=1),
             host_zswap_pool_bytes=g.pool_bytes_host,
             host_zswap_pool_limit_bytes=np.full(self.num_hosts, self.max_pool_bytes),
             host_device_utilisation=dev.utilisation,
             host_device_read_latency_us=dev.read_latency_us,
             host_device_bytes_written=written,
-            host_device_bytes_read=acc.refault_pages["swap"].sum(axis=1) * PAGE_SIZE,
+            host_device_bytes_read=np.add.reduce(acc.refault_pages["swap"], axis=1) * PAGE_SIZE,
             host_device_backlog_bytes=st.device_backlog_pages * PAGE_SIZE,
             host_write_budget_used=written / budget_step,
             host_refault_tier_mean_us=tier_means,

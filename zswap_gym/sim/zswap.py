@@ -97,7 +97,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
     pool_cost = st.zpool_bytes.reshape(-1)[candidates] * pages
     # Per-memcg sums in store order; a store not attempted adds 0.
     new_bytes = np.bincount(group, weights=pool_cost if attempt_all else pool_cost * attempt, minlength=groups)
-    new_total = new_bytes.reshape(h, -1).sum(axis=1)
+    new_total = np.add.reduce(new_bytes.reshape(h, -1), axis=1)
     room = np.where(full, 0.0, np.maximum(max_pool - pool_now, 0.0))
     # A share below 1 needs room < max(new_total, 1): test that first.
     if np.count_nonzero(room < np.maximum(new_total, 1.0)):
@@ -236,7 +236,7 @@ def zswap_writeback_walk(
         st.counters["zswpwb"] += written_pages
         st.counters["pswpout"] += written_pages
         st.counters["cpu_decompress_s"] += written_pages * sim.cfg.host.compressor.decompress_us_per_page * 1e-6
-        sim.submit_writes(n_written.sum(axis=1) * pages)
+        sim.submit_writes(np.add.reduce(n_written, axis=1) * pages)
         sim.acc.writeback_chunks[source] += n_written
     return n_written
 
