@@ -5,7 +5,11 @@
 * The access model's touch probabilities are remembered while the rates stay the same, and
   recomputed when they change (allocation, working-set shift, a direct edit of ``state.rate_hz``).
 * The vector env's info arrays are rows of per-group blocks; the SB3 adapter's per-host dicts come
-  straight from the block of per-host scalars and equal splitting the info key by key.
+  straight from the block of per-host scalars and equal splitting the info key by key; a ``step``
+  patched onto the vector env is still what the adapter calls.
+* ``set_loc`` with a known source moves the counts per memcg and gives the general path's gauges;
+  ``select_oldest_flat`` lists ``select_oldest``'s mask in ascending order; the per-step p99 refault
+  latency, computed on first read, is the mixture quantile.
 """
 
 from __future__ import annotations
@@ -129,3 +133,81 @@ def test_adapter_host_infos_equal_the_key_by_key_split() -> None:
     assert env.venv.host_scalar_infos(vinfo) is None
     assert env._host_infos(vinfo) == _split_info(vinfo, 3)
     assert env.venv.host_scalar_infos(dict(vinfo)) is None  # not the env's own info dict
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(1, 2), (1, 4), (1, 5), (0, 1), (5, 3), (2, 5)],  # the moves made with a known source
+)
+def test_set_loc_with_a_known_source_keeps_the_same_gauges(start: int, end: int) -> None:
+    """``set_loc(..., from_loc=...)`` (counts moved per memcg, no per-chunk read of the old place)
+    leaves the counts and zswap byte sums exactly as the general path does."""
+    scenario = load_scenario("default")
+    general, known = (Simulator(scenario, num_hosts=2, seed=5) for _ in range(2))
+    for sim in (general, known):
+        sim.step(reclaim_bytes=sim.gauges().memory_current * 0.05)
+        for _ in range(2):  # the first walk clears the referenced bits (second chance), the second writes
+            sim.zswap_proactive_writeback(sim.gauges().zswap_pages * 4096.0 * 0.2)  # queued: WRITEBACK
+        sim.gauges()  # the incremental tallies exist from here on
+    loc = general.state.loc
+    np.testing.assert_array_equal(loc, known.state.loc)
+    flat = np.flatnonzero(loc == start)[::3]
+    assert flat.size > 0
+    general.set_loc(flat, end)
+    known.set_loc(flat, end, from_loc=start)
+    np.testing.assert_array_equal(general.state.loc, known.state.loc)
+    for name in ("resident_pages", "zswap_pages", "swap_pages", "writeback_pages", "zswap_bytes", "zpool_bytes"):
+        np.testing.assert_array_equal(getattr(general.gauges(), name), getattr(known.gauges(), name), err_msg=name)
+    known.invalidate_gauges()  # and both equal a recount from the chunk arrays
+    np.testing.assert_array_equal(general.gauges().zswap_bytes, known.gauges().zswap_bytes)
+    np.testing.assert_array_equal(general.gauges().resident_pages, known.gauges().resident_pages)
+
+
+def test_select_oldest_flat_lists_the_mask_in_ascending_order() -> None:
+    from zswap_gym.sim.lru import select_oldest_flat
+
+    rng = np.random.default_rng(3)
+    layout = ChunkLayout.from_capacities([40, 0, 25], 4)
+    eligible = rng.random((3, layout.num_chunks)) < 0.7
+    bins = rng.integers(0, AGE_BINS, size=eligible.shape).astype(np.int8)
+    target = rng.integers(0, 12, size=(3, 4))
+    flat = select_oldest_flat(eligible, bins, target, layout)
+    assert (np.diff(flat) > 0).all()
+    np.testing.assert_array_equal(flat, np.flatnonzero(select_oldest(eligible, bins, target, layout)))
+
+
+def test_the_step_p99_is_computed_on_first_read_and_listed_with_the_other_arrays() -> None:
+    """``StepMetrics.refault_latency_p99_us`` is the mixture quantile of the step's refaults by tier,
+    computed when read; zero where nothing refaulted."""
+    from zswap_gym.sim.metrics import REFAULT_TIERS, refault_latency_quantile
+
+    sim = Simulator(load_scenario("default"), num_hosts=2, seed=2)
+    m = None
+    for _ in range(30):
+        m = sim.step(reclaim_bytes=sim.gauges().memory_current * 0.03)
+    assert m is not None
+    weights = np.stack([m.refault_pages[t] for t in REFAULT_TIERS], axis=-1)
+    assert weights.sum() > 0
+    expected = refault_latency_quantile(weights, m.host_refault_tier_mean_us, 0.99)
+    np.testing.assert_array_equal(m.refault_latency_p99_us, expected)
+    assert (m.refault_latency_p99_us[weights.sum(-1) == 0] == 0).all()
+    np.testing.assert_array_equal(m.all_arrays()["refault_latency_p99_us"], expected)
+    assert m.host(1)["refault_latency_p99_us"] == expected[1].tolist()
+
+
+def test_adapter_steps_through_a_patched_step() -> None:
+    """The SB3 adapter's lean path (no vector info) is only taken while the vector env's own
+    ``step`` is in place: a ``step`` patched onto the instance is what the adapter then calls."""
+    venv = HostOffloadSB3VecEnv(num_envs=2, scenario="default")
+    venv.seed(0)
+    venv.reset()
+    inner = venv.venv.step
+    calls = []
+
+    def patched(actions):
+        calls.append(1)
+        return inner(actions)
+
+    venv.venv.step = patched
+    venv.step(np.zeros((2, *venv.action_space.shape), dtype=np.float32))
+    assert calls == [1]
