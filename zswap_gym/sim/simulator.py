@@ -28,17 +28,25 @@ from typing import NamedTuple
 import numpy as np
 
 from .config import HostConfig, ScenarioConfig
-from .lru import ChunkLayout, age_bins, blend, count_per_memcg, flat_nonzero, select_in_order, select_oldest_flat
+from .lru import (
+    ChunkLayout,
+    age_bins,
+    blend,
+    count_per_memcg,
+    flat_nonzero,
+    rank_in_block,
+    select_in_order,
+    select_oldest_flat,
+)
 from .memcg_limits import MEMCG_CHARGE_BATCH, high_throttle_sleep_s
 from .metrics import REFAULT_TIERS, STALL_SOURCES, StepMetrics
 from .psi import stall_shares, update_averages
 from .rng import CounterRNG, host_key, host_keys
 from .state import COUNTER_NAMES, ROUNDING_SITES, Loc, SimState
-from .swapdev import serve_step
+from .swapdev import DeviceStep, serve_step
 from .units import PAGE_SIZE
 from .workload import (
     AttributeTables,
-    ScheduleTables,
     build_schedule,
     draw_access_rates,
     draw_compressed_bytes,
@@ -63,6 +71,8 @@ _ROUNDING_INDEX = {name: i for i, name in enumerate(ROUNDING_SITES)}
 MAX_RECLAIM_RETRIES = 16
 """``MAX_RECLAIM_RETRIES``: reclaim attempts before the kernel gives up (OOM or -EAGAIN)."""
 SCHEDULE_BLOCK = 512
+_ZSWAP_BYTES, _ZPOOL_BYTES = Loc.COUNT, Loc.COUNT + 1
+"""Rows of the gauge tally after the Loc.COUNT location counts: zswap and zpool bytes per page."""
 _UNIT24 = np.float32(2.0**-24)
 _TWO_P24 = np.float32(2.0**24)
 
@@ -76,6 +86,26 @@ class TouchProbabilities(NamedTuple):
     p_none: np.ndarray
     p_touch_x2p24: np.ndarray
     p_touch_x2m24: np.ndarray
+
+
+class _ScheduleBlock(NamedTuple):
+    """One block of the tenants' schedule, (SCHEDULE_BLOCK, M) per step: the footprint target in whole
+    chunks, the access-rate multiplier (float32), the working-set shift fraction and inversion flag."""
+
+    target_chunks: np.ndarray
+    rate_multiplier: np.ndarray
+    shift_fraction: np.ndarray
+    shift_invert: np.ndarray
+
+
+class _DeviceTotals(NamedTuple):
+    """The swap device's step (:class:`~.swapdev.DeviceStep`), each host's swap-in latency (us) and
+    the bytes it wrote and read, (H,)."""
+
+    dev: DeviceStep
+    swapin_us: np.ndarray
+    bytes_written: np.ndarray
+    bytes_read: np.ndarray
 
 
 class _lazy:
@@ -118,24 +148,26 @@ class Gauges:
     )
 
     def __init__(self, counts: np.ndarray, zswap_bytes: np.ndarray, zpool_bytes: np.ndarray, host: HostConfig):
-        self._counts = counts  # (H, M, Loc.COUNT) pages per location
+        self._counts = counts  # (Loc.COUNT, H, M) pages per location
         self.zswap_bytes = zswap_bytes
         self.zpool_bytes = zpool_bytes
         self._host = host
 
-    resident_pages = _lazy(lambda self: self._counts[..., Loc.RESIDENT])
-    zswap_pages = _lazy(lambda self: self._counts[..., Loc.ZSWAP])
-    swap_pages = _lazy(lambda self: self._counts[..., Loc.SWAP])
-    zero_pages = _lazy(lambda self: self._counts[..., Loc.SWAP_ZERO])
-    writeback_pages = _lazy(lambda self: self._counts[..., Loc.WRITEBACK])
+    resident_pages = _lazy(lambda self: self._counts[Loc.RESIDENT])
+    zswap_pages = _lazy(lambda self: self._counts[Loc.ZSWAP])
+    swap_pages = _lazy(lambda self: self._counts[Loc.SWAP])
+    zero_pages = _lazy(lambda self: self._counts[Loc.SWAP_ZERO])
+    writeback_pages = _lazy(lambda self: self._counts[Loc.WRITEBACK])
 
     @_lazy
     def footprint_pages(self) -> np.ndarray:
-        return self.resident_pages + self.zswap_pages + self.swap_pages + self.zero_pages + self.writeback_pages
+        # Every location but ABSENT (RESIDENT..WRITEBACK); whole pages, so the sum is exact in any order.
+        return np.add.reduce(self._counts[Loc.RESIDENT :], axis=0)
 
     @_lazy
     def _in_dram(self) -> np.ndarray:
-        return (self.resident_pages + self.writeback_pages) * PAGE_SIZE
+        # Resident pages and pages under writeback hold 4 KiB of DRAM each.
+        return (self._counts[Loc.RESIDENT] + self._counts[Loc.WRITEBACK]) * PAGE_SIZE
 
     @_lazy
     def memory_current(self) -> np.ndarray:
@@ -143,11 +175,12 @@ class Gauges:
 
     @_lazy
     def swap_slot_pages(self) -> np.ndarray:
-        return self.zswap_pages + self.swap_pages + self.zero_pages + self.writeback_pages
+        # The locations holding a swap slot: ZSWAP, SWAP, SWAP_ZERO, WRITEBACK (whole pages, exact).
+        return np.add.reduce(self._counts[Loc.ZSWAP :], axis=0)
 
     @_lazy
     def dram_bytes(self) -> np.ndarray:
-        metadata = self.zswap_pages * self._host.zswap.entry_metadata_bytes
+        metadata = self._counts[Loc.ZSWAP] * self._host.zswap.entry_metadata_bytes  # per zswap entry
         return self._in_dram + self.zpool_bytes + metadata
 
     @_lazy
@@ -166,21 +199,36 @@ class StepAccumulator:
     """Per-step tallies the metrics and PSI are computed from."""
 
     def __init__(self, h: int, m: int, windows: int) -> None:
-        # The (H, M) tallies are rows of one zeroed block (one allocation per step, not one each).
-        per_memcg = iter(np.zeros((len(STALL_SOURCES) + len(WRITEBACK_SOURCES) + 6, h, m)))
-        self.stall_s = {name: next(per_memcg) for name in STALL_SOURCES}
-        self.refault_pages = {name: next(per_memcg) for name in REFAULT_TIERS}
+        # The (H, M) tallies are rows of one zeroed block (one allocation per step, not one each);
+        # the refault tiers and the writeback sources are also whole (tiers, H, M) slices of it.
+        n_stall, n_tiers, n_sources = len(STALL_SOURCES), len(REFAULT_TIERS), len(WRITEBACK_SOURCES)
+        block = np.zeros((n_stall + n_tiers + n_sources + 3, h, m))
+        rows = iter(block)
+        self.stall_s = {name: next(rows) for name in STALL_SOURCES}
+        self.refault_pages = {name: next(rows) for name in REFAULT_TIERS}
         self.window_stall_s, self.window_swapin_pages = np.zeros((2, h, m, windows))
-        self.writeback_chunks = {name: next(per_memcg) for name in WRITEBACK_SOURCES}
-        self.charged_pages = next(per_memcg)
-        self.spread_stall_s = next(per_memcg)
-        self.oom_kills = next(per_memcg)
+        self.writeback_chunks = {name: next(rows) for name in WRITEBACK_SOURCES}
+        self.charged_pages, self.spread_stall_s, self.oom_kills = rows
         self.write_pages_submitted = np.zeros(h)
+        # The refault_pages arrays as one (REFAULT_TIERS, H, M) block, the writeback_chunks ones as
+        # one (WRITEBACK_SOURCES, H, M) block.
+        self._refault_by_tier = block[n_stall : n_stall + n_tiers]
+        self._writeback_by_source = block[n_stall + n_tiers : n_stall + n_tiers + n_sources]
+
+    def __setstate__(self, state: dict) -> None:
+        # Unpickled (or deep-copied) tallies are separate arrays again: put them back in one block.
+        self.__dict__.update(state)
+        h, m, windows = self.window_stall_s.shape
+        arrays = self.to_arrays()
+        self.__init__(h, m, windows)
+        self.load_arrays(arrays)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Every tally as a named array copy (for snapshots)."""
         out: dict[str, np.ndarray] = {}
         for name, value in vars(self).items():
+            if name.startswith("_"):  # another view of the same tallies
+                continue
             if isinstance(value, dict):
                 out.update({f"{name}.{k}": v.copy() for k, v in value.items()})
             else:
@@ -188,13 +236,11 @@ class StepAccumulator:
         return out
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore tallies saved by :meth:`to_arrays`."""
+        """Restore tallies saved by :meth:`to_arrays` (copied into this accumulator's arrays)."""
         for key, value in arrays.items():
             name, _, sub = key.partition(".")
-            if sub:
-                getattr(self, name)[sub] = value.copy()
-            else:
-                setattr(self, name, value.copy())
+            tally = getattr(self, name)[sub] if sub else getattr(self, name)
+            np.copyto(tally, value)
 
 
 class Simulator:
@@ -230,15 +276,27 @@ class Simulator:
         self.max_pool_bytes = host.dram_bytes * host.zswap.max_pool_percent / 100.0
         self.swap_capacity_pages = host.swap.capacity_bytes // PAGE_SIZE
         self.psi_windows = max(1, round(host.step_s / 2.0))
-        self._gauge_keys = (
-            (np.arange(num_hosts, dtype=np.int64)[:, None] * m + self.layout.owner[None, :]) * Loc.COUNT
-        ).ravel()
+        self._precompute()
         self._gauges: Gauges | None = None
         self._agg = None
-        self._schedule_cache: dict[int, ScheduleTables] = {}
+        self._schedule_cache: dict[int, _ScheduleBlock] = {}
         self._touch_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.acc = StepAccumulator(num_hosts, m, self.psi_windows)
         self.reset(seed)
+
+    def _precompute(self) -> None:
+        """Constants of the scenario and batch that the step's bookkeeping uses."""
+        host, h, m = self.cfg.host, self.num_hosts, self.num_memcgs
+        self._memcg_keys = self.layout.memcg_keys(h)  # (H * C,) flat (host, memcg) of every chunk
+        # Where location ``loc`` starts in the (Loc.COUNT, H * M) chunk counts (``set_loc``).
+        self._loc_offset = np.arange(Loc.COUNT, dtype=np.int64) * (h * m)
+        self._pool_limit_bytes = np.full(h, self.max_pool_bytes)  # (H,), for the metrics
+        # Mean refault latency per tier (zswap, swap, zero page), (H, 3) us; the swap column is the
+        # device's, filled in each step.
+        self._tier_means_us = np.empty((h, 3))
+        self._tier_means_us[:, 0] = host.page_fault_us + host.compressor.decompress_us_per_page
+        self._tier_means_us[:, 1] = np.nan
+        self._tier_means_us[:, 2] = host.page_fault_us
 
     # ------------------------------------------------------------------------------------------
     # Set-up
@@ -454,11 +512,12 @@ class Simulator:
         self._gauges = None
         self._agg = None
 
-    def set_loc(self, sel, new: int, from_loc: int | None = None) -> None:
+    def set_loc(self, sel, new: int, from_loc: int | np.ndarray | None = None) -> None:
         """Move chunks (a mask, (rows, cols), or flat indices) to location ``new``, keeping the per-(host, memcg,
         location) counts and zswap byte sums up to date incrementally (exact: float64 sums of
-        float32 sizes). ``from_loc``: where every chunk of ``sel`` is now, when the caller knows it
-        (saves reading each chunk's old location)."""
+        float32 sizes). ``from_loc``: where every chunk of ``sel`` is now (one location), or where each
+        one is (an array, one per chunk in flat-index order), when the caller knows it (saves reading
+        each chunk's old location)."""
         st = self.state
         if isinstance(sel, tuple):
             flat = sel[0] * st.loc.shape[1] + sel[1]
@@ -469,28 +528,29 @@ class Simulator:
         if flat.size == 0:
             return
         locf = st.loc.reshape(-1)
-        if self._agg is not None:
-            cnt, zb, zp = self._agg
-            if from_loc is None:
-                old = locf[flat]
-                k = self._gauge_keys[flat]
-                cnt += np.bincount(k + new, minlength=cnt.size)
-                cnt -= np.bincount(k + old, minlength=cnt.size)
+        tally = self._agg
+        if tally is not None:
+            cnt = tally[: Loc.COUNT]  # (Loc.COUNT, H * M) chunks per location
+            g = self._memcg_keys[flat]
+            if from_loc is None or isinstance(from_loc, np.ndarray):
+                old = locf[flat] if from_loc is None else from_loc
+                cnt[new] += np.bincount(g, minlength=cnt.shape[1])
+                cnt -= np.bincount(g + self._loc_offset[old], minlength=cnt.size).reshape(cnt.shape)
                 move = (old != Loc.ZSWAP) if new == Loc.ZSWAP else (old == Loc.ZSWAP)
                 moved = new == Loc.ZSWAP or np.count_nonzero(move)
                 if moved:
-                    f, g = flat[move], k[move] // Loc.COUNT
+                    f, g = flat[move], g[move]
             else:
-                g = self.layout.memcg_keys(self.num_hosts)[flat]
-                per_memcg = np.bincount(g, minlength=zb.size)
-                by_loc = cnt.reshape(-1, Loc.COUNT)
-                by_loc[:, new] += per_memcg
-                by_loc[:, from_loc] -= per_memcg
+                per_memcg = np.bincount(g, minlength=cnt.shape[1])
+                cnt[new] += per_memcg
+                cnt[from_loc] -= per_memcg
                 f, moved = flat, Loc.ZSWAP in (new, from_loc) and new != from_loc
             if moved:
-                sign = 1.0 if new == Loc.ZSWAP else -1.0
-                zb += sign * np.bincount(g, weights=st.compressed_bytes.reshape(-1)[f], minlength=zb.size)
-                zp += sign * np.bincount(g, weights=st.zpool_bytes.reshape(-1)[f], minlength=zp.size)
+                # Entries stored add their sizes, entries leaving zswap subtract them (x + -y is x - y).
+                change = np.add if new == Loc.ZSWAP else np.subtract
+                zb, zp = tally[_ZSWAP_BYTES], tally[_ZPOOL_BYTES]
+                change(zb, np.bincount(g, weights=st.compressed_bytes.reshape(-1)[f], minlength=zb.size), out=zb)
+                change(zp, np.bincount(g, weights=st.zpool_bytes.reshape(-1)[f], minlength=zp.size), out=zp)
         locf[flat] = new
         self._gauges = None
 
@@ -501,14 +561,18 @@ class Simulator:
         st, h, m = self.state, self.num_hosts, self.num_memcgs
         pages = self.cfg.host.chunk_pages
         if self._agg is None:
-            keys = self._gauge_keys + st.loc.ravel()
-            n = h * m * Loc.COUNT
-            zb = np.bincount(keys, weights=st.compressed_bytes.ravel(), minlength=n).reshape(h * m, Loc.COUNT)
-            zp = np.bincount(keys, weights=st.zpool_bytes.ravel(), minlength=n).reshape(h * m, Loc.COUNT)
-            self._agg = (np.bincount(keys, minlength=n), zb[:, Loc.ZSWAP].copy(), zp[:, Loc.ZSWAP].copy())
-        cnt, zb, zp = self._agg
-        counts = cnt.reshape(h, m, Loc.COUNT) * float(pages)
-        self._gauges = Gauges(counts, zb.reshape(h, m) * pages, zp.reshape(h, m) * pages, self.cfg.host)
+            # The tally (Loc.COUNT + 2, H * M), float64 (whole numbers, exact): chunks per location,
+            # then the per-page zswap bytes and zpool bytes summed over the stored chunks.
+            keys = self._memcg_keys + self._loc_offset[st.loc.ravel()]
+            n = Loc.COUNT * h * m
+            zb = np.bincount(keys, weights=st.compressed_bytes.ravel(), minlength=n).reshape(Loc.COUNT, h * m)
+            zp = np.bincount(keys, weights=st.zpool_bytes.ravel(), minlength=n).reshape(Loc.COUNT, h * m)
+            tally = np.empty((Loc.COUNT + 2, h * m))
+            tally[: Loc.COUNT] = np.bincount(keys, minlength=n).reshape(Loc.COUNT, h * m)
+            tally[_ZSWAP_BYTES], tally[_ZPOOL_BYTES] = zb[Loc.ZSWAP], zp[Loc.ZSWAP]
+            self._agg = tally
+        sizes = self._agg.reshape(Loc.COUNT + 2, h, m) * float(pages)  # chunks to pages, all at once
+        self._gauges = Gauges(sizes[: Loc.COUNT], sizes[_ZSWAP_BYTES], sizes[_ZPOOL_BYTES], self.cfg.host)
         return self._gauges
 
     def round_chunks(self, chunks: np.ndarray, site: str) -> np.ndarray:
@@ -532,12 +596,17 @@ class Simulator:
         is a mask, or flat chunk indices sorted by host. Positions stay dense per host."""
         st = self.state
         idx = chunks if chunks.dtype != bool else flat_nonzero(chunks)
-        rows = idx // st.lru_seq.shape[1]
         seq = st.lru_seq.reshape(-1)
+        position = np.arange(1, idx.size + 1, dtype=np.float64)  # 1, 2, ... in the order given
+        if self.num_hosts == 1:
+            seq[idx] = st.lru_tail[0] + position
+            st.lru_tail += idx.size
+            return
+        rows = idx // st.lru_seq.shape[1]
         per_host = np.bincount(rows, minlength=st.lru_tail.size)
-        first = np.cumsum(per_host) - per_host  # where each host's chunks start in ``idx``
-        position = np.arange(1, idx.size + 1, dtype=np.float64) - first[rows]
-        seq[idx] = st.lru_tail[rows] + position
+        first = np.add.accumulate(per_host) - per_host  # where each host's chunks start in ``idx``
+        # Host h's chunks go to tail_h + 1, tail_h + 2, ... (whole numbers: exact in any order).
+        seq[idx] = (st.lru_tail - first)[rows] + position
         st.lru_tail += per_host
 
     def submit_writes(self, pages: np.ndarray) -> None:
@@ -627,13 +696,19 @@ class Simulator:
         st, lay, host = self.state, self.layout, self.cfg.host
         pages = host.chunk_pages
         g = self.gauges()
-        target = np.minimum(target_chunks, g.resident_pages / pages)
-        slot_room = np.floor(np.maximum(st.swap_max / PAGE_SIZE - g.swap_slot_pages, 0.0) / pages)
-        target = np.minimum(target, slot_room)
+        # Whole chunks throughout: the LRU's resident chunks, then the swap slots left under
+        # memory.swap.max (where it is set), then the host's free slots, shared in proportion.
+        target = np.minimum(target_chunks, self._chunk_counts()[Loc.RESIDENT])
+        if np.count_nonzero(st.swap_max != np.inf):
+            slot_room = np.floor(np.maximum(st.swap_max / PAGE_SIZE - g.swap_slot_pages, 0.0) / pages)
+            target = np.minimum(target, slot_room)
         host_room = np.maximum(self.swap_capacity_pages - np.add.reduce(g.swap_slot_pages, axis=1), 0.0) / pages
         want = np.add.reduce(target, axis=1)
-        scale = np.where(want > host_room, host_room / np.maximum(want, 1e-9), 1.0)
-        target = np.floor(target * scale[:, None]).astype(np.int64)
+        short = want > host_room
+        if np.count_nonzero(short):
+            scale = np.where(short, host_room / np.maximum(want, 1e-9), 1.0)
+            target = np.floor(target * scale[:, None])
+        target = target.astype(np.int64)
         if not np.count_nonzero(target):
             return np.zeros(target.shape)
         lru_before = g.resident_pages
@@ -643,9 +718,11 @@ class Simulator:
         is_zero = st.compressed_bytes.reshape(-1)[selected] == 0
         zero = selected[is_zero]
         rejected = zswap_store(self, selected[~is_zero])
-        keys = lay.memcg_keys(self.num_hosts)
-        may_write = st.zswap_writeback.reshape(-1)[keys[rejected]]
-        to_disk, kept = rejected[may_write], rejected[~may_write]
+        keys = self._memcg_keys
+        to_disk = kept = rejected  # (none rejected: both empty)
+        if rejected.size:
+            may_write = st.zswap_writeback.reshape(-1)[keys[rejected]]
+            to_disk, kept = rejected[may_write], rejected[~may_write]
         groups = self.num_hosts * self.num_memcgs
         if zero.size:
             self.set_loc(zero, Loc.SWAP_ZERO, from_loc=Loc.RESIDENT)
@@ -661,20 +738,23 @@ class Simulator:
         if kept.size:  # AOP_WRITEPAGE_ACTIVATE: back to the active list
             st.last_access_s.reshape(-1)[kept] = self.now_f32[kept // lay.num_chunks, 0]
         scanned = np.bincount(keys[selected], minlength=groups).reshape(st.memory_high.shape).astype(np.float64)
-        reclaimed = scanned - np.bincount(keys[kept], minlength=groups).reshape(st.memory_high.shape)
-        st.counters["cpu_reclaim_s"] += scanned * pages * host.reclaim_us_per_page * 1e-6
-        st.counters["pgscan"] += scanned * pages
-        st.counters["pgsteal"] += reclaimed * pages
+        reclaimed = scanned  # every scanned chunk left the LRU unless kept
+        if kept.size:
+            reclaimed = scanned - np.bincount(keys[kept], minlength=groups).reshape(st.memory_high.shape)
+        scanned_pages, reclaimed_pages = scanned * pages, reclaimed * pages
+        st.counters["cpu_reclaim_s"] += scanned_pages * host.reclaim_us_per_page * 1e-6
+        st.counters["pgscan"] += scanned_pages
+        st.counters["pgsteal"] += reclaimed_pages
         if proactive:
-            st.counters["pgscan_proactive"] += scanned * pages
-            st.counters["pgsteal_proactive"] += reclaimed * pages
+            st.counters["pgscan_proactive"] += scanned_pages
+            st.counters["pgsteal_proactive"] += reclaimed_pages
         else:
             k = kswapd_share if kswapd_share is not None else 0.0
-            st.counters["pgscan_kswapd"] += scanned * pages * k
-            st.counters["pgsteal_kswapd"] += reclaimed * pages * k
-            st.counters["pgscan_direct"] += scanned * pages * (1 - k)
-            st.counters["pgsteal_direct"] += reclaimed * pages * (1 - k)
-        zswap_shrinker_scan(self, reclaimed * pages, lru_before)
+            st.counters["pgscan_kswapd"] += scanned_pages * k
+            st.counters["pgsteal_kswapd"] += reclaimed_pages * k
+            st.counters["pgscan_direct"] += scanned_pages * (1 - k)
+            st.counters["pgsteal_direct"] += reclaimed_pages * (1 - k)
+        zswap_shrinker_scan(self, reclaimed_pages, lru_before)
         return reclaimed
 
     def _bind_counters(self) -> None:
@@ -688,6 +768,10 @@ class Simulator:
     def __setstate__(self, state: dict) -> None:
         # Unpickled (or deep-copied) counters are separate arrays again: rebind them to one block.
         self.__dict__.update(state)
+        if "_loc_offset" not in state:  # pickled before the precomputed constants and the one-block tally
+            self._precompute()
+            self._gauges = self._agg = None
+            self._schedule_cache = {}
         self._bind_counters()
 
     def _stacked_counters(self) -> np.ndarray:
@@ -707,17 +791,24 @@ class Simulator:
         self.acc.spread_stall_s += charged_stall
         return reclaimed
 
-    def _reactive_reclaim(self) -> None:
+    def _memcg_limits_set(self) -> bool:
+        """Whether any memcg has a ``memory.max`` or ``memory.high`` limit."""
+        st = self.state
+        return bool(np.count_nonzero(np.isfinite(st.memory_max)) or np.count_nonzero(np.isfinite(st.memory_high)))
+
+    def _reactive_reclaim(self, limits_set: bool) -> None:
         """End-of-interval catch-up: ``memory.max`` and ``memory.high`` reclaim (charged to the
         memcg), kswapd between the low and high watermarks (not charged), direct reclaim below the
         min watermark (charged). Limit reclaim retries while it makes progress
-        (``MAX_RECLAIM_RETRIES``), counting pages already under writeback as freed."""
+        (``MAX_RECLAIM_RETRIES``), counting pages already under writeback as freed. ``limits_set``:
+        :meth:`_memcg_limits_set`."""
         st, host, acc = self.state, self.cfg.host, self.acc
         pages, chunk_bytes = host.chunk_pages, host.chunk_bytes
         g = self.gauges()
-        if not (np.count_nonzero(np.isfinite(st.memory_max)) or np.count_nonzero(np.isfinite(st.memory_high))):
+        if not limits_set:
             dram0 = float(host.dram_bytes)
-            if (dram0 - g.dram_used_host >= dram0 * host.watermark_low_percent / 100.0).all():
+            above_low = dram0 - g.dram_used_host >= dram0 * host.watermark_low_percent / 100.0
+            if np.count_nonzero(above_low) == self.num_hosts:  # every host's free memory above the low watermark
                 return
         usage = g.memory_current
         net_per_chunk = np.maximum(chunk_bytes - pages * self.expected_compressed, 0.05 * chunk_bytes)
@@ -765,17 +856,15 @@ class Simulator:
             if not np.count_nonzero(reclaimed):
                 break
 
-    def _enforce_limits(self) -> None:
+    def _enforce_limits(self, limits_set: bool) -> None:
         """After the interval's I/O: the ``memory.high`` sleep on what is still over (one penalty
         per 64 pages charged), and OOM kills where ``memory.max`` could not be met (pages still
-        queued for write do not count: the kernel waits for them) or the host ran out of DRAM."""
+        queued for write do not count: the kernel waits for them) or the host ran out of DRAM.
+        ``limits_set``: :meth:`_memcg_limits_set`."""
         st, host, acc = self.state, self.cfg.host, self.acc
         g = self.gauges()
-        if (
-            not (np.count_nonzero(np.isfinite(st.memory_max)) or np.count_nonzero(np.isfinite(st.memory_high)))
-            and (g.dram_used_host <= host.dram_bytes).all()
-        ):
-            return
+        if not limits_set and np.count_nonzero(g.dram_used_host <= host.dram_bytes) == self.num_hosts:
+            return  # no memcg limits, and every host fits in DRAM
         over = g.memory_current > st.memory_high
         if np.count_nonzero(over):
             sleep = high_throttle_sleep_s(g.memory_current, st.memory_high, acc.charged_pages)
@@ -815,59 +904,63 @@ class Simulator:
     # ------------------------------------------------------------------------------------------
 
     def _schedule_rows(self, step_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Each host's footprint (chunks), rate multiplier, shift fraction and shift inversion flag for
-        its step, (H, M)."""
+        """Each host's footprint target (whole chunks), rate multiplier, shift fraction and shift
+        inversion flag for its step, (H, M)."""
         blocks = step_index // SCHEDULE_BLOCK
         h, m = self.num_hosts, self.num_memcgs
-        table = self._schedule_cache.get(int(blocks[0]))
-        if table is not None and (blocks == blocks[0]).all():  # the usual case: one table for all hosts
-            i = step_index - blocks[0] * SCHEDULE_BLOCK
-            return table.size_chunks[i], table.rate_multiplier[i], table.shift_fraction[i], table.shift_invert[i]
-        size, rate, shift = np.empty((h, m)), np.empty((h, m), dtype=np.float32), np.empty((h, m))
+        first = int(blocks[0])
+        table = self._schedule_cache.get(first)
+        if table is not None and not np.count_nonzero(blocks != first):  # the usual case: one table for all hosts
+            i = step_index - first * SCHEDULE_BLOCK
+            return table.target_chunks[i], table.rate_multiplier[i], table.shift_fraction[i], table.shift_invert[i]
+        target, rate, shift = np.empty((h, m)), np.empty((h, m), dtype=np.float32), np.empty((h, m))
         invert = np.empty((h, m), dtype=bool)
         for block in np.unique(blocks):  # hosts reset at different times may be in other blocks
             table = self._schedule_cache.get(int(block))
             if table is None:
                 if len(self._schedule_cache) > 8:
                     self._schedule_cache.clear()
-                table = self._schedule_cache[int(block)] = build_schedule(
-                    self.cfg, SCHEDULE_BLOCK, int(block) * SCHEDULE_BLOCK
-                )
+                table = self._schedule_cache[int(block)] = self._schedule_block(int(block))
             rows = blocks == block
             i = step_index[rows] - block * SCHEDULE_BLOCK
-            size[rows], rate[rows], shift[rows], invert[rows] = (
-                table.size_chunks[i],
+            target[rows], rate[rows], shift[rows], invert[rows] = (
+                table.target_chunks[i],
                 table.rate_multiplier[i],
                 table.shift_fraction[i],
                 table.shift_invert[i],
             )
-        return size, rate, shift, invert
+        return target, rate, shift, invert
+
+    def _schedule_block(self, block: int) -> _ScheduleBlock:
+        """The tenants' schedule for steps ``block * SCHEDULE_BLOCK`` onwards, with each footprint as
+        the whole chunks the step allocates to: rounded, capped at the memcg's block of chunk slots,
+        0 for unused slots."""
+        table = build_schedule(self.cfg, SCHEDULE_BLOCK, block * SCHEDULE_BLOCK)
+        target = np.minimum(np.floor(table.size_chunks + 0.5), self.layout.block_len[None, :]) * self.memcg_active
+        return _ScheduleBlock(target, table.rate_multiplier, table.shift_fraction, table.shift_invert)
 
     def _workload_changes(
-        self, size_chunks: np.ndarray, shift_fraction: np.ndarray, shift_invert: np.ndarray, t0: np.ndarray
+        self, target_chunks: np.ndarray, shift_fraction: np.ndarray, shift_invert: np.ndarray, t0: np.ndarray
     ) -> None:
-        """Allocate or free to follow each tenant's footprint; redraw (or invert) rates on a working-set shift."""
+        """Allocate or free to follow each tenant's footprint (``target_chunks`` (H, M) whole chunks);
+        redraw (or invert) rates on a working-set shift."""
         st, lay, pages, dt = self.state, self.layout, self.cfg.host.chunk_pages, self.cfg.host.step_s
-        allocated = lay.block_len - self.gauges()._counts[..., Loc.ABSENT] / pages  # chunks in use
-        target = np.minimum(np.floor(size_chunks + 0.5), lay.block_len[None, :]) * self.memcg_active
-        delta = target - allocated
-        if np.count_nonzero(delta > 0):
-            from .lru import rank_in_block
-
-            absent = st.loc == Loc.ABSENT
-            new = absent & (rank_in_block(absent, lay) <= delta[:, lay.owner])
-            rows, cols = np.nonzero(new)
-            self._draw_attributes(st, self.rng, rows, cols, "alloc_attributes")
-            u, _ = self.rng.pair_at(rows, cols, "alloc_time")
-            self.set_loc((rows, cols), Loc.RESIDENT, from_loc=Loc.ABSENT)
-            st.last_access_s[rows, cols] = t0[rows].astype(np.float32) + u * np.float32(dt)
-            self.acc.charged_pages += count_per_memcg(new, lay) * pages
-        if np.count_nonzero(delta < 0):
-            from .lru import rank_in_block
-
-            alive = st.loc != Loc.ABSENT
-            freed = alive & (rank_in_block(alive, lay) <= -delta[:, lay.owner])
-            self.set_loc(freed, Loc.ABSENT)  # munmap: zswap entries and swap slots freed with the pages
+        allocated = lay.block_len - self._chunk_counts()[Loc.ABSENT]  # chunks in use
+        delta = target_chunks - allocated  # chunks to allocate (> 0) or free (< 0)
+        if np.count_nonzero(delta):  # a footprint grows or shrinks this step
+            if np.count_nonzero(delta > 0):
+                absent = st.loc == Loc.ABSENT
+                new = absent & (rank_in_block(absent, lay) <= delta[:, lay.owner])
+                rows, cols = np.nonzero(new)
+                self._draw_attributes(st, self.rng, rows, cols, "alloc_attributes")
+                u, _ = self.rng.pair_at(rows, cols, "alloc_time")
+                self.set_loc((rows, cols), Loc.RESIDENT, from_loc=Loc.ABSENT)
+                st.last_access_s[rows, cols] = t0[rows].astype(np.float32) + u * np.float32(dt)
+                self.acc.charged_pages += count_per_memcg(new, lay) * pages
+            if np.count_nonzero(delta < 0):
+                alive = st.loc != Loc.ABSENT
+                freed = alive & (rank_in_block(alive, lay) <= -delta[:, lay.owner])
+                self.set_loc(freed, Loc.ABSENT)  # munmap: zswap entries and swap slots freed with the pages
         if np.count_nonzero(shift_fraction):
             alive = st.loc != Loc.ABSENT
             u = self.rng.uniform(lay.num_chunks, "shift_pick", active=shift_fraction.any(axis=1))
@@ -891,7 +984,7 @@ class Simulator:
         pages, dt = host.chunk_pages, np.float32(host.step_s)
         owner = lay.owner
         # Diurnal load and bursts scale the access rates; without them the rates are used as drawn.
-        rate = st.rate_hz if (rate_multiplier == 1.0).all() else st.rate_hz * rate_multiplier[:, owner]
+        rate = st.rate_hz if not np.count_nonzero(rate_multiplier != 1.0) else st.rate_hz * rate_multiplier[:, owner]
         # u1, u2 as 24-bit whole numbers: the 2**-24 scale is folded into the cached constants.
         u1_24, u2_24 = self.rng.uniform24_pair(lay.num_chunks, "access")
         touch = self._touch_probabilities(rate, dt)
@@ -910,14 +1003,14 @@ class Simulator:
         flat = flat_nonzero(faults)
         if not flat.size:
             return
-        rows, cols = np.divmod(flat, lay.num_chunks)
-        first_touch = -np.log1p(-(u1_24[rows, cols] * _UNIT24)) / rate[rows, cols]
+        first_touch = -np.log1p(-(u1_24.reshape(-1)[flat] * _UNIT24)) / rate.reshape(-1)[flat]
         window = np.minimum((first_touch / (host.step_s / self.psi_windows)).astype(np.int64), self.psi_windows - 1)
         m = self.num_memcgs
         # Faulted pages per (host, memcg, PSI window, location they came from), in one count.
-        source_key = ((rows * m + owner[cols]) * self.psi_windows + window) * Loc.COUNT + st.loc[rows, cols]
+        came_from = st.loc.reshape(-1)[flat]
+        source_key = (self._memcg_keys[flat] * self.psi_windows + window) * Loc.COUNT + came_from
         shape = (self.num_hosts, m, self.psi_windows, Loc.COUNT)
-        by_source = np.bincount(source_key, minlength=np.prod(shape)).reshape(shape) * float(pages)
+        by_source = np.bincount(source_key, minlength=math.prod(shape)).reshape(shape) * float(pages)
         from_zswap = by_source[..., Loc.ZSWAP]
         from_swap = by_source[..., Loc.SWAP]
         from_zero = by_source[..., Loc.SWAP_ZERO]
@@ -925,21 +1018,22 @@ class Simulator:
         zswap_us = host.page_fault_us + host.compressor.decompress_us_per_page
         acc.window_stall_s += from_zswap * zswap_us * 1e-6 + from_zero * host.page_fault_us * 1e-6
         acc.window_swapin_pages += from_swap
-        z, s, zr = np.add.reduce(by_source[..., Loc.ZSWAP : Loc.SWAP_ZERO + 1], axis=-2).transpose(2, 0, 1)
-        acc.refault_pages["zswap"] += z
-        acc.refault_pages["swap"] += s
-        acc.refault_pages["zero"] += zr
+        # Pages per (tier, host, memcg), tiers in REFAULT_TIERS order (zswap, swap, zero: Loc order).
+        by_tier = np.add.reduce(by_source[..., Loc.ZSWAP : Loc.SWAP_ZERO + 1], axis=-2).transpose(2, 0, 1)
+        acc._refault_by_tier += by_tier
+        z, s, zr = by_tier[0], by_tier[1], by_tier[2]
+        refaulted = z + s + zr  # whole pages: exact
         acc.stall_s["zswap_refault"] += z * zswap_us * 1e-6 + zr * host.page_fault_us * 1e-6
-        acc.charged_pages += z + s + zr
+        acc.charged_pages += refaulted
         c = st.counters
         c["zswpin"] += z
         c["pswpin"] += s
         c["swpin_zero"] += zr
-        c["workingset_refault_anon"] += z + s + zr
-        c["pgfault_major"] += z + s + zr
+        c["workingset_refault_anon"] += refaulted
+        c["pgfault_major"] += refaulted
         c["cpu_decompress_s"] += z * host.compressor.decompress_us_per_page * 1e-6
         st.nr_disk_swapins += s
-        self.set_loc(flat, Loc.RESIDENT)  # a page under writeback is a swap cache hit
+        self.set_loc(flat, Loc.RESIDENT, from_loc=came_from)  # a page under writeback is a swap cache hit
 
     def _touch_probabilities(self, rate: np.ndarray, dt: np.float32) -> TouchProbabilities:
         """Each chunk's probability of no touch in an interval, ``exp(-r dt)``, and of at least one
@@ -958,27 +1052,51 @@ class Simulator:
     # Device, PSI, metrics
     # ------------------------------------------------------------------------------------------
 
-    def _device_step(self):
+    def _device_step(self) -> _DeviceTotals:
+        """The swap device serves the interval's swap-ins and queued writes; completed writes free
+        their pages; swap-ins stall for the device's read latency."""
         st, host, acc = self.state, self.cfg.host, self.acc
         read_pages = np.add.reduce(acc.refault_pages["swap"], axis=1)
         dev, backlog = serve_step(host.swap, host.step_s, read_pages, st.device_backlog_pages)
         st.device_backlog_pages = backlog
-        in_flight_chunks = np.add.reduce(self.gauges().writeback_pages, axis=1) / host.chunk_pages
+        in_flight_chunks = np.add.reduce(self._chunk_counts()[Loc.WRITEBACK], axis=1)
         if np.count_nonzero(in_flight_chunks) and np.count_nonzero(dev.pages_written):
             done_chunks = self.round_chunks(dev.pages_written / host.chunk_pages, "round_device")
-            in_flight = st.loc == Loc.WRITEBACK
-            if (done_chunks >= in_flight_chunks).all():
-                done = in_flight  # the device kept up: every queued write completed
-            else:
-                done = select_in_order(in_flight, st.lru_seq, done_chunks, self.layout, per_host=True)
             # end_page_writeback(): the page is freed, the slot keeps the data.
-            self.set_loc(done, Loc.SWAP, from_loc=Loc.WRITEBACK)
-        st.device_bytes_written += dev.pages_written * PAGE_SIZE
-        st.device_bytes_read += read_pages * PAGE_SIZE
+            if np.count_nonzero(done_chunks >= in_flight_chunks) == self.num_hosts:
+                self._complete_all_writeback()  # the device kept up: every queued write completed
+            else:
+                in_flight = st.loc == Loc.WRITEBACK
+                done = select_in_order(in_flight, st.lru_seq, done_chunks, self.layout, per_host=True)
+                self.set_loc(done, Loc.SWAP, from_loc=Loc.WRITEBACK)
+        bytes_written = dev.pages_written * PAGE_SIZE
+        bytes_read = read_pages * PAGE_SIZE
+        st.device_bytes_written += bytes_written
+        st.device_bytes_read += bytes_read
         swapin_us = host.page_fault_us + dev.read_latency_us
-        acc.stall_s["swap_refault"] += acc.refault_pages["swap"] * swapin_us[:, None] * 1e-6
-        acc.window_stall_s += acc.window_swapin_pages * swapin_us[:, None, None] * 1e-6
-        return dev, swapin_us
+        # Without swap-ins (none on any host) the stall terms below add zeros.
+        if np.count_nonzero(read_pages):
+            acc.stall_s["swap_refault"] += acc.refault_pages["swap"] * swapin_us[:, None] * 1e-6
+            acc.window_stall_s += acc.window_swapin_pages * swapin_us[:, None, None] * 1e-6
+        return _DeviceTotals(dev, swapin_us, bytes_written, bytes_read)
+
+    def _complete_all_writeback(self) -> None:
+        """Every chunk under writeback completes (``end_page_writeback()``): WRITEBACK -> SWAP, the
+        per-(host, memcg) counts moved wholesale (what :meth:`set_loc` does chunk by chunk)."""
+        locf = self.state.loc.reshape(-1)
+        locf[flat_nonzero(locf == Loc.WRITEBACK)] = Loc.SWAP
+        if self._agg is not None:
+            by_loc = self._agg
+            by_loc[Loc.SWAP] += by_loc[Loc.WRITEBACK]
+            by_loc[Loc.WRITEBACK] = 0.0
+        self._gauges = None
+
+    def _chunk_counts(self) -> np.ndarray:
+        """Chunks per (location, host, memcg), (Loc.COUNT, H, M) float64 whole numbers: the live tally
+        behind the gauges (kept up to date by :meth:`set_loc`; read it, never write it)."""
+        if self._agg is None:
+            self.gauges()
+        return self._agg[: Loc.COUNT].reshape(Loc.COUNT, self.num_hosts, self.num_memcgs)
 
     def _psi_step(self) -> np.ndarray:
         st, acc = self.state, self.acc
@@ -1004,50 +1122,55 @@ class Simulator:
         st, host = self.state, self.cfg.host
         h, m = self.num_hosts, self.num_memcgs
         t0 = st.now_s.copy()
-        if reclaim_bytes is not None and np.any(reclaim_bytes):
+        if reclaim_bytes is not None and np.count_nonzero(reclaim_bytes):
             self.memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active)
-        if writeback_bytes is not None and np.any(writeback_bytes):
+        if writeback_bytes is not None and np.count_nonzero(writeback_bytes):
             self.zswap_proactive_writeback(np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s)
-        size_chunks, rate_mult, shift, invert = self._schedule_rows(st.step_index)
-        self._workload_changes(size_chunks, shift, invert, t0)
+        target_chunks, rate_mult, shift, invert = self._schedule_rows(st.step_index)
+        self._workload_changes(target_chunks, shift, invert, t0)
         self._accesses(rate_mult, t0)
         st.now_s = t0 + host.step_s
-        self._reactive_reclaim()
-        zswap_pool_worker(self)
-        dev, swapin_us = self._device_step()
-        self._enforce_limits()
+        limits_set = self._memcg_limits_set()  # (no knob changes within the step)
+        self._reactive_reclaim(limits_set)
+        if np.count_nonzero(st.pool_reached_full):  # the pool-limit worker is queued only once the pool filled
+            zswap_pool_worker(self)
+        device = self._device_step()
+        self._enforce_limits(limits_set)
         some_s = self._psi_step()
         st.step_index += 1
         self.rng.begin_step(st.step_index)
         now_counters = self._stacked_counters()
-        metrics = self._metrics(self._counters_at_step_start, now_counters, dev, swapin_us, some_s)
+        metrics = self._metrics(self._counters_at_step_start, now_counters, device, some_s)
         # Operations between steps (cgroup writes) count toward the next step.
         self.acc = StepAccumulator(h, m, self.psi_windows)
         self._counters_at_step_start = now_counters
         return metrics
 
-    def _metrics(self, before, now_counters, dev, swapin_us, some_s) -> StepMetrics:
+    def _metrics(self, before, now_counters, device: _DeviceTotals, some_s) -> StepMetrics:
         st, host, acc = self.state, self.cfg.host, self.acc
+        dev, swapin_us = device.dev, device.swapin_us
         g = self.gauges()
-        events = dict(zip(COUNTER_NAMES, now_counters - before, strict=True))
+        increments = iter(now_counters - before)
+        events = {name: next(increments) for name in COUNTER_NAMES}
         pages = host.chunk_pages
         refaults = acc.refault_pages
-        zswap_us = host.page_fault_us + host.compressor.decompress_us_per_page
-        weights = np.empty((*refaults["zswap"].shape, 3))
-        weights[..., 0], weights[..., 1], weights[..., 2] = refaults["zswap"], refaults["swap"], refaults["zero"]
-        tier_means = np.empty((self.num_hosts, 3))
-        tier_means[:, 0], tier_means[:, 1], tier_means[:, 2] = zswap_us, swapin_us, host.page_fault_us
-        n_refaults = np.add.reduce(weights, axis=-1)
-        mean_us = np.where(
-            n_refaults > 0, np.add.reduce(weights * tier_means[:, None, :], axis=-1) / np.maximum(n_refaults, 1.0), 0.0
-        )
+        by_tier = acc._refault_by_tier  # (zswap, swap, zero) x (H, M) pages
+        tier_means = self._tier_means_us.copy()  # zswap and zero-page means are fixed; swap-in varies
+        tier_means[:, 1] = swapin_us
+        n_refaults = np.add.reduce(by_tier, axis=0)  # whole pages: exact
+        # Mean latency, the tiers' latencies weighted by their refaults (summed in tier order); 0 (0 / 1)
+        # without refaults.
+        latency_sum = np.add.reduce(by_tier * tier_means.T[:, :, None], axis=0)
+        mean_us = latency_sum / np.maximum(n_refaults, 1.0)
         footprint = g.footprint_pages * PAGE_SIZE
         saved = footprint - g.dram_bytes
-        promotion = np.where(g.footprint_pages > 0, n_refaults / np.maximum(g.footprint_pages, 1.0), 0.0) * (
-            60.0 / host.step_s
-        )
+        # Refaults per footprint page, 0 for an empty footprint (x * False is 0).
+        promotion = n_refaults / np.maximum(g.footprint_pages, 1.0)
+        promotion *= g.footprint_pages > 0
+        promotion *= 60.0 / host.step_s
+        writeback_pages = iter(acc._writeback_by_source * pages)
         budget_step = host.swap.write_budget_bytes_per_day * host.step_s / 86400.0
-        written = dev.pages_written * PAGE_SIZE
+        written = device.bytes_written
         return StepMetrics(
             memory_current_bytes=g.memory_current,
             anon_resident_bytes=g.resident_pages * PAGE_SIZE,
@@ -1066,7 +1189,7 @@ class Simulator:
                 "flush": events["cpu_flush_s"],
                 "reclaim": events["cpu_reclaim_s"],
             },
-            writeback_pages={k: v * pages for k, v in acc.writeback_chunks.items()},
+            writeback_pages={name: next(writeback_pages) for name in WRITEBACK_SOURCES},
             events=events,
             promotion_rate_per_min=promotion,
             psi_some_avg10=st.psi_some_avg[..., 0].copy(),
@@ -1078,11 +1201,11 @@ class Simulator:
             host_dram_free_bytes=host.dram_bytes - g.dram_used_host,
             host_dram_saved_bytes=np.add.reduce(saved, axis=1),
             host_zswap_pool_bytes=g.pool_bytes_host,
-            host_zswap_pool_limit_bytes=np.full(self.num_hosts, self.max_pool_bytes),
+            host_zswap_pool_limit_bytes=self._pool_limit_bytes.copy(),
             host_device_utilisation=dev.utilisation,
             host_device_read_latency_us=dev.read_latency_us,
             host_device_bytes_written=written,
-            host_device_bytes_read=np.add.reduce(acc.refault_pages["swap"], axis=1) * PAGE_SIZE,
+            host_device_bytes_read=device.bytes_read,
             host_device_backlog_bytes=st.device_backlog_pages * PAGE_SIZE,
             host_write_budget_used=written / budget_step,
             host_refault_tier_mean_us=tier_means,
@@ -1144,7 +1267,8 @@ def _checked_request(request_bytes: np.ndarray, what: str, shape: tuple[int, int
     request = np.asarray(request_bytes, dtype=np.float64)
     if request.shape != shape:
         raise ValueError(f"{what}: request has shape {request.shape}, expected {shape} (hosts x memcg slots)")
-    bad = ~(np.isfinite(request) & (request >= 0))
-    if np.count_nonzero(bad):
+    # Every amount in [0, inf) exactly when the smallest is >= 0 and the largest < inf (a NaN fails both).
+    if not (np.minimum.reduce(request, axis=None) >= 0.0 and np.maximum.reduce(request, axis=None) < np.inf):
+        bad = ~(np.isfinite(request) & (request >= 0))
         raise ValueError(f"{what}: request bytes must be finite and >= 0, got {request[bad][:3]}")
     return request
