@@ -187,7 +187,7 @@ class OffloadCore:
         layout = self._info_layout(tuple(refaults))
         # The per-memcg figures stacked in the order of their sums in the info (footprint, stall_s
         # and its sources, refault_pages and its tiers, cpu_s, oom_kills), then the parts of cpu_s.
-        # Each total, a placeholder here, is then the sum of its parts' rows from 0 in dict order:
+        # Each total (its row filled in below) is the sum of its parts' rows from 0 in dict order:
         # sum(d.values()), bit for bit (tests/test_env_speed_paths.py).
         refault_row = 2 + len(STALL_SOURCES)
         cpu_row = refault_row + 1 + len(refaults)

@@ -186,9 +186,9 @@ class ObservationBuilder:
         host = sim.cfg.host
         dram = float(host.dram_bytes)
         footprint = np.maximum(g.footprint_pages, 1.0)
-        placeholder = sc.zeros  # rows computed below
+        fill_later = sc.zeros  # rows computed below
         if metrics is None:
-            zswpout = zswpwb = placeholder
+            zswpout = zswpwb = fill_later
             tiers: list[np.ndarray] = []
         else:
             zswpout, zswpwb = metrics.events["zswpout"], metrics.events["zswpwb"]
@@ -202,13 +202,13 @@ class ObservationBuilder:
                 g.zswap_bytes,
                 g.zswap_pages,
                 g.swap_pages,
-                placeholder,  # refaults of every tier
+                fill_later,  # refaults of every tier
                 zswpout,
                 zswpwb,
                 st.psi_some_avg[..., 0],
                 st.psi_some_avg[..., 1],
                 st.psi_full_avg[..., 0],
-                *[placeholder] * (len(RESIDENT_AGE_EDGES_S) + len(ZSWAP_AGE_EDGES_S) + 2),  # age histograms
+                *[fill_later] * (len(RESIDENT_AGE_EDGES_S) + len(ZSWAP_AGE_EDGES_S) + 2),  # age histograms
                 st.memory_high,
                 st.zswap_max,
                 st.zswap_writeback,
@@ -246,9 +246,9 @@ class ObservationBuilder:
             [
                 g.dram_used_host,
                 g.pool_bytes_host,
-                placeholder[:, 0] if metrics is None else metrics.host_device_utilisation,
-                placeholder[:, 0] if metrics is None else metrics.host_device_read_latency_us,
-                placeholder[:, 0] if metrics is None else metrics.host_write_budget_used,
+                fill_later[:, 0] if metrics is None else metrics.host_device_utilisation,
+                fill_later[:, 0] if metrics is None else metrics.host_device_read_latency_us,
+                fill_later[:, 0] if metrics is None else metrics.host_write_budget_used,
                 episode_progress,
             ],
             dtype=np.float64,
