@@ -203,10 +203,10 @@ def _timed_vec_monitor():
     return TimedVecMonitor
 
 
-def bench_ppo(scenario: str, hosts: int, n_steps: int, iterations: int, seed: int) -> dict[str, float]:
+def bench_ppo(scenario: str, hosts: int, n_steps: int, iterations: int, seed: int, workers: int) -> dict[str, float]:
     from stable_baselines3 import PPO
 
-    env = TimedSB3VecEnv(num_envs=hosts, scenario=scenario)
+    env = TimedSB3VecEnv(num_envs=hosts, scenario=scenario, workers=workers)
     monitor = _timed_vec_monitor()(env)
     model = PPO("MlpPolicy", monitor, n_steps=n_steps, seed=seed, device="cpu", verbose=0)
     train_s = 0.0
@@ -250,6 +250,56 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
+def report_ppo(args: argparse.Namespace, workers: int) -> dict[str, object]:
+    """Measure and print PPO training with the env's hosts stepped by ``workers`` processes."""
+    runs = [
+        bench_ppo(args.scenario, args.ppo_hosts, args.ppo_n_steps, args.ppo_iterations, seed=r, workers=workers)
+        for r in range(args.repeats)
+    ]
+    ppo = {key: median([run[key] for run in runs]) for key in runs[0]}
+    ppo_runs = {key: [run[key] for run in runs] for key in runs[0]}
+    print(
+        f"SB3 PPO('MlpPolicy', default hyperparameters, n_steps={args.ppo_n_steps}) on {args.ppo_hosts} hosts "
+        f"stepped by {workers} process{'es' if workers > 1 else ''} (workers={workers}), "
+        f"{args.ppo_iterations} iterations = {int(ppo['env_steps']):,} env steps per repeat "
+        f"(medians of {args.repeats}):"
+    )
+    wall = ppo["wall_us_per_step"]
+    lines = [
+        ("PPO.learn wall time", ppo["wall_us_per_step"], ppo["wall_s"]),
+        ("  env stepping (VecMonitor step + reset)", ppo["env_us_per_step"], ppo["env_s"]),
+        ("    of which the adapter's step_wait + reset", ppo["adapter_us_per_step"], ppo["adapter_s"]),
+        ("    of which the vector env's step", ppo["vector_step_us_per_step"], ppo["vector_step_s"]),
+        ("  PPO update (PPO.train: gradient steps)", ppo["train_us_per_step"], ppo["train_s"]),
+        (
+            "  rollout overhead (policy, buffer, callbacks)",
+            ppo["rollout_other_us_per_step"],
+            ppo["rollout_other_s"],
+        ),
+    ]
+    print(f"{'':<48} {'us / env step':>14} {'seconds':>9} {'share':>7}")
+    for name, per_step, seconds in lines:
+        print(f"{name:<48} {per_step:>14,.1f} {seconds:>9.2f} {100 * per_step / wall:>6.1f}%")
+    shares = ", ".join(f"{100 * s:.1f} %" for s in ppo_runs["env_share"])
+    verdict = "met" if ppo["env_share"] <= TARGET_ENV_SHARE else "NOT met"
+    print(
+        f"env share of training wall time: {100 * ppo['env_share']:.1f} % (runs: {shares}); "
+        f"target <= {100 * TARGET_ENV_SHARE:.0f} %: {verdict}"
+    )
+    print(
+        f"PPO cost per env step excluding the env: {wall - ppo['env_us_per_step']:,.1f} us "
+        f"(update {ppo['train_us_per_step']:,.1f} us)"
+    )
+    print()
+    return {
+        "workers": workers,
+        "median": ppo,
+        "runs": ppo_runs,
+        "target_env_share": TARGET_ENV_SHARE,
+        "target_met": ppo["env_share"] <= TARGET_ENV_SHARE,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="repeats per figure; medians are reported")
@@ -261,6 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ppo-hosts", type=int, default=8)
     parser.add_argument("--ppo-n-steps", type=int, default=2048, help="PPO n_steps (SB3's default: 2048)")
     parser.add_argument("--ppo-iterations", type=int, default=2, help="PPO rollout+update iterations per repeat")
+    parser.add_argument(
+        "--ppo-workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="processes stepping the PPO env's hosts (the env's workers=), one PPO measurement each",
+    )
     parser.add_argument("--skip-ppo", action="store_true")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
@@ -358,45 +415,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['env']:<28} {row['hosts']:>5} {row['zswap']:>18,.0f} {row['cartpole']:>24,.0f} {ratio:>14,.0f}x")
     print("(env-steps/s counts host steps: vector steps x hosts; CartPole vector env: vector_entry_point)\n")
 
-    ppo: dict[str, float] | None = None
+    ppo_results: list[dict[str, object]] = []
     if not args.skip_ppo:
-        runs = [
-            bench_ppo(args.scenario, args.ppo_hosts, args.ppo_n_steps, args.ppo_iterations, seed=r)
-            for r in range(args.repeats)
-        ]
-        ppo = {key: median([run[key] for run in runs]) for key in runs[0]}
-        ppo_runs = {key: [run[key] for run in runs] for key in runs[0]}
-        print(
-            f"SB3 PPO('MlpPolicy', default hyperparameters, n_steps={args.ppo_n_steps}) on {args.ppo_hosts} hosts, "
-            f"{args.ppo_iterations} iterations = {int(ppo['env_steps']):,} env steps per repeat "
-            f"(medians of {args.repeats}):"
-        )
-        wall = ppo["wall_us_per_step"]
-        lines = [
-            ("PPO.learn wall time", ppo["wall_us_per_step"], ppo["wall_s"]),
-            ("  env stepping (VecMonitor step + reset)", ppo["env_us_per_step"], ppo["env_s"]),
-            ("    of which the adapter's step_wait + reset", ppo["adapter_us_per_step"], ppo["adapter_s"]),
-            ("    of which the vector env's step", ppo["vector_step_us_per_step"], ppo["vector_step_s"]),
-            ("  PPO update (PPO.train: gradient steps)", ppo["train_us_per_step"], ppo["train_s"]),
-            (
-                "  rollout overhead (policy, buffer, callbacks)",
-                ppo["rollout_other_us_per_step"],
-                ppo["rollout_other_s"],
-            ),
-        ]
-        print(f"{'':<48} {'us / env step':>14} {'seconds':>9} {'share':>7}")
-        for name, per_step, seconds in lines:
-            print(f"{name:<48} {per_step:>14,.1f} {seconds:>9.2f} {100 * per_step / wall:>6.1f}%")
-        shares = ", ".join(f"{100 * s:.1f} %" for s in ppo_runs["env_share"])
-        verdict = "met" if ppo["env_share"] <= TARGET_ENV_SHARE else "NOT met"
-        print(
-            f"env share of training wall time: {100 * ppo['env_share']:.1f} % (runs: {shares}); "
-            f"target <= {100 * TARGET_ENV_SHARE:.0f} %: {verdict}"
-        )
-        print(
-            f"PPO cost per env step excluding the env: {wall - ppo['env_us_per_step']:,.1f} us "
-            f"(update {ppo['train_us_per_step']:,.1f} us)"
-        )
+        for workers in args.ppo_workers:
+            ppo_results.append(report_ppo(args, workers))
 
     if args.json:
         result = {
@@ -411,14 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             "versions": versions,
             "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
             "env_steps_per_s": rows,
-            "ppo": None
-            if ppo is None
-            else {
-                "median": ppo,
-                "runs": ppo_runs,
-                "target_env_share": TARGET_ENV_SHARE,
-                "target_met": ppo["env_share"] <= TARGET_ENV_SHARE,
-            },
+            "ppo": ppo_results,
         }
         args.json.write_text(json.dumps(result, indent=2))
         print(f"\nwrote {args.json}")

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..sim import ScenarioConfig, Simulator, StepMetrics, load_scenario
-from ..sim.metrics import STALL_SOURCES
+from ..sim.metrics import REFAULT_TIERS, STALL_SOURCES
 from .actions import ACTION_COLUMNS, ActionConfig, decode_actions, validate_actions
 from .features import ObservationBuilder
 from .reward import REWARD_TERMS, RewardConfig, term_weights, total_reward, weighted_terms
@@ -80,6 +80,9 @@ class OffloadCore:
         actions: action-to-amount mapping.
         observation: ``"full"`` or ``"kernel"`` (only features a real kernel exposes).
         max_episode_steps: truncation horizon; default the scenario's ``episode_steps``.
+        first_host: the batch index of this core's host 0 when it holds a slice of a larger batch
+            (a shard, :mod:`~zswap_gym.env.shards`): host ``i`` here is host ``first_host + i`` there,
+            with that host's random streams.
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class OffloadCore:
         actions: ActionConfig | None = None,
         observation: str = "full",
         max_episode_steps: int | None = None,
+        first_host: int = 0,
     ) -> None:
         self.scenario = resolve_scenario(scenario)
         self.num_envs = num_envs
@@ -99,11 +103,12 @@ class OffloadCore:
         self.max_episode_steps = int(max_episode_steps or self.scenario.episode_steps)
         if self.max_episode_steps < 1:
             raise ValueError(f"max_episode_steps = {max_episode_steps!r}: must be >= 1")
-        self.sim = Simulator(self.scenario, num_hosts=num_envs, seed=0)
+        self.first_host = first_host
+        self.sim = Simulator(self.scenario, num_hosts=num_envs, seed=0, first_host=first_host)
         self.observer = ObservationBuilder(self.sim, observation)
         self.action_shape = (self.scenario.max_memcgs, len(ACTION_COLUMNS))
         self.episode_seeds = np.zeros(num_envs, dtype=np.int64)
-        self._seed_streams: list[np.random.Generator] = [np.random.default_rng(i) for i in range(num_envs)]
+        self._seed_streams: list[np.random.Generator] = [np.random.default_rng(first_host + i) for i in range(num_envs)]
         self.last_metrics: StepMetrics | None = None
         self.last_obs: np.ndarray | None = None
         self._batch_action_shape = (num_envs, *self.action_shape)
@@ -233,7 +238,12 @@ class OffloadCore:
         host[-1] = self.sim.state.now_s
         if not with_info:
             return InfoBlocks(layout.host_keys, host), terms
-        memcg = np.array(
+        return self.info_blocks(host, self._memcg_info(m, reclaim, writeback), layout), terms
+
+    @staticmethod
+    def _memcg_info(m: StepMetrics, reclaim: np.ndarray, writeback: np.ndarray) -> np.ndarray:
+        """The per-memcg info entries (``_PER_MEMCG_INFO`` order) as one (K, H, M) block."""
+        return np.array(
             [
                 m.refault_latency_mean_us,
                 m.refault_latency_p99_us,
@@ -247,9 +257,26 @@ class OffloadCore:
                 m.writeback_pages["proactive"],
             ]
         )
+
+    def info_blocks(self, host: np.ndarray, memcg: np.ndarray, layout: _InfoLayout | None = None) -> InfoBlocks:
+        """A step's info dict made of its two blocks: ``host`` (len(host keys), H) per-host scalars
+        and ``memcg`` (len(_PER_MEMCG_INFO), H, M); each info array is a row of one of them."""
+        layout = layout or self._info_layout(REFAULT_TIERS)
         host_rows = list(host)
         info = dict(zip(layout.keys, layout.pick([*host_rows, *memcg]), strict=True))
-        return InfoBlocks(layout.host_keys, host, info, host_rows, memcg), terms
+        return InfoBlocks(layout.host_keys, host, info, host_rows, memcg)
+
+    @property
+    def info_shapes(self) -> tuple[tuple[int, int], tuple[int, int, int]]:
+        """The shapes of a step's two info blocks: per-host (K, H) and per-memcg (K, H, M)."""
+        rows = len(self._info_layout(REFAULT_TIERS).host_keys)
+        return (rows, self.num_envs), (len(_PER_MEMCG_INFO), self.num_envs, self.scenario.max_memcgs)
+
+    def ansi(self) -> list[str]:
+        """Each host's text table of its last step (``render_mode="ansi"``)."""
+        from .render import render_ansi
+
+        return [render_ansi(self.sim, self.last_metrics, i, self.first_host + i) for i in range(self.num_envs)]
 
     def _info_layout(self, tiers: tuple[str, ...]) -> _InfoLayout:
         """The info keys (in the order the info has always had) and where each value lives, for

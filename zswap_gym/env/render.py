@@ -322,8 +322,9 @@ def _mib(x: float) -> str:
     return f"{x / MiB:.1f}"
 
 
-def render_ansi(sim: Simulator, metrics: StepMetrics | None, host: int) -> str:
+def render_ansi(sim: Simulator, metrics: StepMetrics | None, host: int, label: int | None = None) -> str:
     """Host ``host``'s current state as a text table: one row per tenant memcg, then a host line.
+    ``label``: the host number shown (default ``host``; a shard's hosts show their batch index).
 
     Sizes come from the simulator's gauges (valid at any time, including right after reset); the
     per-step figures (refaults, device utilisation and latency, bytes written) from ``metrics``,
@@ -335,7 +336,7 @@ def render_ansi(sim: Simulator, metrics: StepMetrics | None, host: int) -> str:
     psi = st.psi_some_avg[host]
     step = int(st.step_index[host])
     now = float(st.now_s[host])
-    lines = [f"host {host}  step {step}  t = {now:.0f} s ({now / 60.0:.1f} min)"]
+    lines = [f"host {host if label is None else label}  step {step}  t = {now:.0f} s ({now / 60.0:.1f} min)"]
     header = (
         f"{'memcg':<12} {'memory.current':>14} {'resident':>9} {'zswap/zswapped':>16} {'swap':>9} "
         f"{'psi some 10/60':>15} {'refaults z/s/0':>20}"

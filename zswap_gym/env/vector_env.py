@@ -15,6 +15,7 @@ from ..sim import ScenarioConfig
 from .actions import ActionConfig
 from .core import InfoBlocks, OffloadCore
 from .reward import RewardConfig
+from .shards import ShardedCore, shard_sizes
 
 
 class HostOffloadVectorEnv(VectorEnv):
@@ -42,15 +43,18 @@ class HostOffloadVectorEnv(VectorEnv):
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        workers: int = 1,
     ) -> None:
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs = {num_envs!r}: must be a positive integer")
+        shard_sizes(num_envs, workers)  # a clear error for a bad worker count, before anything starts
+        self.workers = workers
         self.num_envs = num_envs
         self.render_mode = render_mode
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self._max_episode_steps = max_episode_steps
-        self.core = OffloadCore(scenario, num_envs, reward, actions, observation, max_episode_steps)
+        self.core = self._make_core(scenario, reward, actions, observation)
         self.single_observation_space = spaces.Box(0.0, 1.0, (self.core.observer.size,), np.float32)
         self.single_action_space = spaces.Box(-1.0, 1.0, self.core.action_shape, np.float32)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
@@ -95,21 +99,38 @@ class HostOffloadVectorEnv(VectorEnv):
             self._done[mask] = False
         return obs, self._vector_info(info, np.ones(self.num_envs, dtype=bool) if mask is None else mask)
 
-    def _switch_scenario(self, scenario: str | ScenarioConfig) -> None:
-        core = OffloadCore(
-            scenario,
-            self.num_envs,
-            self.core.reward_config,
-            self.core.action_config,
-            self.core.observation_mode,
-            self._max_episode_steps,
+    def _make_core(
+        self,
+        scenario: str | ScenarioConfig,
+        reward: RewardConfig | None,
+        actions: ActionConfig | None,
+        observation: str,
+    ) -> OffloadCore | ShardedCore:
+        """The hosts' core: one batched simulator here, or ``workers`` shards stepping at once."""
+        if self.workers == 1:
+            return OffloadCore(scenario, self.num_envs, reward, actions, observation, self._max_episode_steps)
+        return ShardedCore(
+            scenario, self.num_envs, reward, actions, observation, self._max_episode_steps, workers=self.workers
         )
+
+    def _switch_scenario(self, scenario: str | ScenarioConfig) -> None:
+        old = self.core
+        core = self._make_core(scenario, old.reward_config, old.action_config, old.observation_mode)
         if core.observer.size != self.single_observation_space.shape[0]:
+            if isinstance(core, ShardedCore):
+                core.close()
             raise ValueError(
                 f"scenario {core.scenario.name!r} has max_memcgs = {core.scenario.max_memcgs}; this env's spaces "
                 f"need {self.single_action_space.shape[0]} (make a new env instead)"
             )
         self.core = core
+        if isinstance(old, ShardedCore):
+            old.close()
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Stop the worker processes of a sharded env (``workers > 1``)."""
+        if isinstance(self.core, ShardedCore):
+            self.core.close()
 
     def step(self, actions: np.ndarray):
         restart = self._done.copy() if self.autoreset_mode == AutoresetMode.NEXT_STEP else None
@@ -243,10 +264,8 @@ class HostOffloadVectorEnv(VectorEnv):
         return [dict(zip(names, row, strict=True)) for row in block.T.tolist()]
 
     def render(self):
-        from .render import render_ansi
-
         if self.render_mode == "ansi":
-            return "\n".join(render_ansi(self.core.sim, self.core.last_metrics, i) for i in range(self.num_envs))
+            return "\n".join(self.core.ansi())
         if self.render_mode == "rgb_array":
             raise gym.error.Error("rgb_array rendering is per host: use the single env HostOffload-v0")
         return None

@@ -1,0 +1,211 @@
+"""Sharded vector envs (``workers > 1``): hosts stepped in worker processes, bit for bit the same
+trajectories as one batched simulator."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+from test_env import ENV_ID, assert_vector_step_equal, random_actions  # tests/ is on sys.path under pytest
+
+import zswap_gym  # noqa: F401  (registers the env ids)
+from zswap_gym.env import ActionError, HostOffloadVectorEnv
+from zswap_gym.env.sb3 import HostOffloadSB3VecEnv
+from zswap_gym.env.shards import ShardedCore, shard_sizes
+
+HOSTS = 5
+HORIZON = 9
+
+
+def pair(workers: int = 2, **kwargs) -> tuple[HostOffloadVectorEnv, HostOffloadVectorEnv]:
+    """The same env twice: one batched simulator, and ``workers`` shards."""
+    kwargs = {"num_envs": HOSTS, "max_episode_steps": HORIZON, **kwargs}
+    return HostOffloadVectorEnv(**kwargs), HostOffloadVectorEnv(workers=workers, **kwargs)
+
+
+def test_shard_sizes_split_the_hosts_evenly_with_the_callers_shard_smallest():
+    assert shard_sizes(8, 2) == [4, 4]
+    assert shard_sizes(5, 2) == [2, 3]
+    assert shard_sizes(7, 3) == [2, 2, 3]
+    assert shard_sizes(3, 1) == [3]
+
+
+@pytest.mark.parametrize("workers", [0, -1, 6, 2.0, True, "2"])
+def test_bad_worker_count_raises_naming_workers(workers):
+    with pytest.raises(ValueError, match="workers"):
+        HostOffloadVectorEnv(num_envs=HOSTS, workers=workers)
+
+
+@pytest.mark.parametrize(
+    ("workers", "mode"),
+    [(2, AutoresetMode.NEXT_STEP), (3, AutoresetMode.SAME_STEP)],
+)
+def test_sharded_env_steps_bit_for_bit_like_one_batched_simulator(workers, mode):
+    """Every host's observations, rewards, flags and info, across episode ends and autoresets."""
+    plain, sharded = pair(workers, autoreset_mode=mode)
+    try:
+        assert isinstance(sharded.core, ShardedCore) and sharded.core.workers == workers
+        a, b = plain.reset(seed=11), sharded.reset(seed=11)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1]["episode_seed"], b[1]["episode_seed"])
+        rng = np.random.default_rng(3)
+        for _ in range(2 * HORIZON + 2):
+            action = random_actions(rng, plain.action_space.shape)
+            assert_vector_step_equal(plain.step(action), sharded.step(action))
+        np.testing.assert_array_equal(plain.core.episode_seeds, sharded.core.episode_seeds)
+        np.testing.assert_array_equal(plain.core.episode_steps, sharded.core.episode_steps)
+    finally:
+        sharded.close()
+
+
+def test_partial_reset_of_a_sharded_env_matches_the_batched_one():
+    plain, sharded = pair(2, autoreset_mode=AutoresetMode.DISABLED)
+    try:
+        plain.reset(seed=5), sharded.reset(seed=5)
+        rng = np.random.default_rng(4)
+        for _ in range(3):
+            action = random_actions(rng, plain.action_space.shape)
+            assert_vector_step_equal(plain.step(action), sharded.step(action))
+        mask = np.array([False, True, False, False, True])  # one host of each shard
+        a = plain.reset(options={"reset_mask": mask})
+        b = sharded.reset(options={"reset_mask": mask})
+        np.testing.assert_array_equal(a[0], b[0])
+        for _ in range(3):
+            action = random_actions(rng, plain.action_space.shape)
+            assert_vector_step_equal(plain.step(action), sharded.step(action))
+    finally:
+        sharded.close()
+
+
+def test_sharded_env_without_spinning_matches_too():
+    """With ``spin_s=0`` every wait sleeps (what happens with fewer CPUs than processes)."""
+    plain = HostOffloadVectorEnv(num_envs=4, max_episode_steps=HORIZON)
+    sharded = HostOffloadVectorEnv(num_envs=4, max_episode_steps=HORIZON, workers=2)
+    sharded.core.close()
+    sharded.core = ShardedCore("default", 4, max_episode_steps=HORIZON, workers=2, spin_s=0.0)
+    try:
+        plain.reset(seed=1), sharded.reset(seed=1)
+        rng = np.random.default_rng(5)
+        for _ in range(4):
+            action = random_actions(rng, plain.action_space.shape)
+            assert_vector_step_equal(plain.step(action), sharded.step(action))
+    finally:
+        sharded.close()
+
+
+def test_make_vec_passes_workers_to_the_native_vector_env():
+    env = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point", workers=2)
+    try:
+        assert isinstance(env, HostOffloadVectorEnv) and isinstance(env.core, ShardedCore)
+        obs, _ = env.reset(seed=0)
+        assert obs.shape == (4, *env.single_observation_space.shape)
+    finally:
+        env.close()
+
+
+def test_sb3_adapter_over_a_sharded_env_matches_the_batched_one():
+    plain = HostOffloadSB3VecEnv(num_envs=HOSTS, max_episode_steps=HORIZON)
+    sharded = HostOffloadSB3VecEnv(num_envs=HOSTS, max_episode_steps=HORIZON, workers=2)
+    try:
+        plain.seed(9), sharded.seed(9)
+        np.testing.assert_array_equal(plain.reset(), sharded.reset())
+        rng = np.random.default_rng(6)
+        for _ in range(HORIZON + 2):  # crosses the end of the episode (terminal observations)
+            action = random_actions(rng, (HOSTS, *plain.action_space.shape))
+            plain.step_async(action), sharded.step_async(action)
+            a, b = plain.step_wait(), sharded.step_wait()
+            for j in range(3):
+                np.testing.assert_array_equal(a[j], b[j])
+            for info_a, info_b in zip(a[3], b[3], strict=True):
+                assert info_a.keys() == info_b.keys()
+                for key in info_a:
+                    np.testing.assert_array_equal(info_a[key], info_b[key], err_msg=key)
+        assert plain.reset_infos == sharded.reset_infos
+    finally:
+        sharded.close()
+
+
+def test_bad_action_on_a_sharded_env_names_the_whole_batch_shape():
+    env = HostOffloadVectorEnv(num_envs=4, workers=2)
+    try:
+        env.reset(seed=0)
+        with pytest.raises(ActionError, match=r"\(4, 8, 2\)"):
+            env.step(np.zeros((2, 8, 2), dtype=np.float32))
+        bad = np.zeros((4, 8, 2), dtype=np.float32)
+        bad[3, 0, 0] = np.nan  # a host of the worker's shard
+        with pytest.raises(ActionError, match="nan"):
+            env.step(bad)
+        env.step(np.zeros((4, 8, 2), dtype=np.float32))  # still steps
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("copier", ["pickle", "deepcopy"])
+def test_sharded_env_restored_mid_episode_continues_bit_for_bit(copier):
+    plain, sharded = pair(2)
+    clone = None
+    try:
+        plain.reset(seed=2), sharded.reset(seed=2)
+        rng = np.random.default_rng(7)
+        for _ in range(5):
+            action = random_actions(rng, plain.action_space.shape)
+            plain.step(action), sharded.step(action)
+        clone = pickle.loads(pickle.dumps(sharded)) if copier == "pickle" else copy.deepcopy(sharded)
+        assert isinstance(clone.core, ShardedCore)
+        for _ in range(HORIZON):  # crosses the episode end
+            action = random_actions(rng, plain.action_space.shape)
+            expected = plain.step(action)
+            assert_vector_step_equal(sharded.step(action), expected)
+            assert_vector_step_equal(clone.step(action), expected)
+    finally:
+        sharded.close()
+        if clone is not None:
+            clone.close()
+
+
+def test_ansi_render_of_a_sharded_env_is_the_batched_envs():
+    plain, sharded = pair(2, render_mode="ansi")
+    try:
+        plain.reset(seed=4), sharded.reset(seed=4)
+        action = np.full((HOSTS, *plain.single_action_space.shape), 0.5, dtype=np.float32)
+        plain.step(action), sharded.step(action)
+        assert sharded.render() == plain.render()
+    finally:
+        sharded.close()
+
+
+def test_simulator_of_a_sharded_env_is_not_reachable_and_says_why():
+    env = HostOffloadVectorEnv(num_envs=2, workers=2)
+    try:
+        with pytest.raises(AttributeError, match="workers=1"):
+            env.core.sim  # noqa: B018
+        with pytest.raises(AttributeError, match="workers=1"):
+            env.core.last_metrics  # noqa: B018
+    finally:
+        env.close()
+
+
+def test_close_stops_the_worker_processes_and_can_be_repeated():
+    env = HostOffloadVectorEnv(num_envs=3, workers=3)
+    processes = [w.process for w in env.core._workers]
+    assert all(p.is_alive() for p in processes)
+    env.close()
+    assert not any(p.is_alive() for p in processes)
+    env.core.close()  # again: nothing left to stop
+
+
+def test_a_dead_worker_is_reported_with_its_hosts():
+    env = HostOffloadVectorEnv(num_envs=4, workers=2)
+    try:
+        env.reset(seed=0)
+        worker = env.core._workers[0]
+        worker.process.kill()
+        worker.process.join()
+        with pytest.raises(RuntimeError, match=r"hosts 2\.\.3"):
+            env.step(np.zeros((4, 8, 2), dtype=np.float32))
+    finally:
+        env.close()

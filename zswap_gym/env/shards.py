@@ -1,0 +1,450 @@
+"""Shards: the hosts of one vector env stepped in several processes at once.
+
+A batched step costs a fixed part (hundreds of numpy calls on small per-memcg arrays, the same for
+1 host or 64) plus a part per host (passes over the chunk arrays). On a machine with idle cores,
+``HostOffloadVectorEnv(..., workers=k)`` splits the hosts into ``k`` contiguous shards: shard 0
+runs in the calling process, each other shard in a worker process of its own, and all of them
+step at the same time. Each shard is an :class:`~zswap_gym.env.core.OffloadCore` over its slice of
+the hosts (``first_host``), so host ``i`` draws the same random numbers and gets the same seeds
+whatever the split: a sharded env's trajectories are the unsharded env's, bit for bit.
+
+A step's actions go to the workers, and its results (observations, rewards, episode flags and
+the two info blocks) come back, through one shared-memory block per worker; nothing is pickled.
+Everything else (reset, save, render) is a message over a pipe. Between steps a worker spins on
+its block for ``spin_s`` seconds (a step of SB3's rollout follows the last one within a few
+milliseconds; waking a sleeping process costs about as much as half a step on a virtual machine),
+then sleeps until the next command. With fewer usable CPUs than processes, nobody spins.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import time
+import traceback
+import weakref
+from multiprocessing import shared_memory
+from typing import Any
+
+import numpy as np
+
+from ..sim import ScenarioConfig
+from .actions import ActionConfig, validate_actions
+from .core import InfoBlocks, OffloadCore, resolve_scenario
+from .reward import RewardConfig
+
+# A worker's control words (int64, at the start of its shared block).
+_SEQ, _DONE, _KIND, _WITH_INFO, _FAILED = range(5)
+_CONTROL_WORDS = 8
+# Command kinds.
+_STEP, _MESSAGE, _STOP = 1, 2, 3
+DEFAULT_SPIN_S = 0.05
+"""How long an idle worker (and the caller waiting for a worker) spins before it sleeps (s)."""
+_ALIGN = 64
+
+
+def shard_sizes(num_envs: int, workers: int) -> list[int]:
+    """Hosts per shard: as even as possible, the calling process's shard (0) the smallest (it
+    also merges the results)."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers = {workers!r}: must be a positive integer")
+    if workers > num_envs:
+        raise ValueError(f"workers = {workers} for {num_envs} hosts: each worker needs at least one host")
+    base, extra = divmod(num_envs, workers)
+    return [base + (1 if k >= workers - extra else 0) for k in range(workers)]
+
+
+class _Block:
+    """Views of one worker's shared-memory block: control words, the actions of its hosts, and a
+    step's results. Both sides build the same views from the same shapes."""
+
+    def __init__(
+        self, buf: Any, n: int, action_shape: tuple[int, ...], obs_size: int, host_info: tuple, memcg_info: tuple
+    ):
+        self._offset = 0
+        self.control = self._take(buf, (_CONTROL_WORDS,), np.int64)
+        self.actions = self._take(buf, (n, *action_shape), np.float32)
+        self.obs = self._take(buf, (n, obs_size), np.float32)
+        self.reward = self._take(buf, (n,), np.float64)
+        self.terminated = self._take(buf, (n,), np.bool_)
+        self.truncated = self._take(buf, (n,), np.bool_)
+        self.host = self._take(buf, host_info, np.float64)
+        self.memcg = self._take(buf, memcg_info, np.float64)
+
+    def _take(self, buf: Any, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        view = np.ndarray(shape, dtype=dtype, buffer=buf, offset=self._offset)
+        self._offset += -(-view.nbytes // _ALIGN) * _ALIGN
+        return view
+
+    @staticmethod
+    def nbytes(n: int, action_shape: tuple[int, ...], obs_size: int, host_info: tuple, memcg_info: tuple) -> int:
+        sizes = [
+            _CONTROL_WORDS * 8,
+            n * int(np.prod(action_shape)) * 4,
+            n * obs_size * 4,
+            n * 8,
+            n,
+            n,
+            int(np.prod(host_info)) * 8,
+            int(np.prod(memcg_info)) * 8,
+        ]
+        return sum(-(-s // _ALIGN) * _ALIGN for s in sizes)
+
+
+def _block_shapes(core: OffloadCore) -> tuple[int, tuple[int, ...], int, tuple, tuple]:
+    host_info, memcg_info = core.info_shapes
+    return core.num_envs, core.action_shape, core.observer.size, host_info, memcg_info
+
+
+def _await_command(control: np.ndarray, last: int, spin_s: float, go: Any) -> None:
+    """Wait until the caller posts a command after ``last``: spin for ``spin_s``, then sleep on
+    ``go`` (released once per command, so a token is there when the command is)."""
+    if spin_s > 0.0:
+        deadline = time.perf_counter() + spin_s
+        spins = 0
+        while control[_SEQ] == last:
+            spins += 1
+            if not spins & 1023 and time.perf_counter() > deadline:
+                break
+    parent = os.getppid()
+    while not go.acquire(timeout=1.0):
+        if os.getppid() != parent:  # the caller is gone: nobody will post again
+            raise SystemExit(0)
+
+
+def _worker_main(conn: Any, shm_name: str, core_spec: bytes, spin_s: float, go: Any, done: Any) -> None:
+    """A worker process: unpickle its shard's core, then serve commands until stopped."""
+    try:
+        core: OffloadCore = pickle.loads(core_spec)
+        shm = shared_memory.SharedMemory(name=shm_name)
+    except Exception:
+        conn.send(("error", traceback.format_exc()))
+        return
+    conn.send(("ready", None))
+    try:
+        _serve(core, _Block(shm.buf, *_block_shapes(core)), conn, spin_s, go, done)
+    finally:
+        shm.close()
+
+
+def _serve(core: OffloadCore, block: _Block, conn: Any, spin_s: float, go: Any, done: Any) -> None:
+    control = block.control
+    last = 0
+    while True:
+        _await_command(control, last, spin_s, go)
+        last = int(control[_SEQ])
+        kind = int(control[_KIND])
+        if kind == _STOP:
+            control[_DONE] = last
+            return
+        if kind == _STEP:
+            try:
+                with_info = bool(control[_WITH_INFO])
+                obs, reward, terminated, truncated, blocks = core.step_blocks(block.actions, with_info=with_info)
+                block.obs[...] = obs
+                block.reward[...] = reward
+                block.terminated[...] = terminated
+                block.truncated[...] = truncated
+                block.host[...] = blocks.host
+                if with_info:
+                    block.memcg[...] = blocks.memcg
+            except Exception:
+                control[_FAILED] = 1
+                conn.send(("error", traceback.format_exc()))
+            control[_DONE] = last
+            if spin_s <= 0.0:
+                done.release()
+        else:
+            name, args = conn.recv()
+            try:
+                reply = ("ok", _handle_message(core, name, args))
+            except Exception:
+                reply = ("error", traceback.format_exc())
+            control[_DONE] = last
+            conn.send(reply)
+
+
+def _handle_message(core: OffloadCore, name: str, args: tuple) -> Any:
+    if name == "reset":
+        return core.reset(*args)
+    if name == "ansi":
+        return core.ansi()
+    if name == "state":
+        return pickle.dumps(core, protocol=pickle.HIGHEST_PROTOCOL)
+    if name == "episode_steps":
+        return core.episode_steps.copy()
+    raise ValueError(f"unknown shard message {name!r}")
+
+
+def _shutdown(workers: list[_Worker]) -> None:
+    for worker in workers:
+        worker.stop()
+
+
+class _Worker:
+    """The caller's side of one worker process: its process, pipe, semaphores and shared block."""
+
+    def __init__(self, ctx: Any, core_spec: bytes, shapes: tuple, spin_s: float, first_host: int) -> None:
+        """Start a worker on the pickled core ``core_spec`` (its block shapes ``shapes``), whose
+        host 0 is host ``first_host`` of the batch."""
+        self.first_host, self.num_hosts = first_host, shapes[0]
+        self.spin_s = spin_s
+        self.shm = shared_memory.SharedMemory(create=True, size=_Block.nbytes(*shapes))
+        self.block = _Block(self.shm.buf, *shapes)
+        self.block.control[:] = 0
+        self.seq = 0
+        self.go, self.done = ctx.Semaphore(0), ctx.Semaphore(0)
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(
+            target=_worker_main,
+            args=(child, self.shm.name, core_spec, spin_s, self.go, self.done),
+            name=f"zswap-gym-shard-{first_host}",
+            daemon=True,
+        )
+        self.process.start()
+        child.close()
+        self._reply()  # "ready": the core is built
+
+    @property
+    def hosts(self) -> str:
+        return f"hosts {self.first_host}..{self.first_host + self.num_hosts - 1}"
+
+    def post(self, kind: int, with_info: bool = False) -> None:
+        control = self.block.control
+        control[_KIND] = kind
+        control[_WITH_INFO] = with_info
+        self.seq += 1
+        control[_SEQ] = self.seq
+        self.go.release()
+
+    def wait_step(self) -> None:
+        """Wait until the worker finished the step posted last; raise its error if it failed."""
+        control = self.block.control
+        if self.spin_s > 0.0:
+            spins = 0
+            while control[_DONE] != self.seq:
+                spins += 1
+                if not spins & 4095 and not self.process.is_alive():
+                    self._died()
+        else:
+            while not self.done.acquire(timeout=0.5):
+                if not self.process.is_alive():
+                    self._died()
+        if control[_FAILED]:
+            control[_FAILED] = 0
+            self._reply()
+
+    def ask(self, name: str, *args: Any) -> Any:
+        """Run a message on the worker's core and return its result."""
+        self.tell(name, *args)
+        return self._reply()
+
+    def tell(self, name: str, *args: Any) -> None:
+        """Start a message on the worker's core; :meth:`result` waits for its result."""
+        self.conn.send((name, args))
+        self.post(_MESSAGE)
+
+    def result(self) -> Any:
+        """The result of the message started last by :meth:`tell`."""
+        return self._reply()
+
+    def _reply(self) -> Any:
+        try:
+            status, value = self.conn.recv()
+        except (EOFError, OSError):
+            self._died()
+        if status == "error":
+            raise RuntimeError(f"the worker process of {self.hosts} failed:\n{value}")
+        return value
+
+    def _died(self) -> None:
+        raise RuntimeError(
+            f"the worker process of {self.hosts} exited unexpectedly (exit code {self.process.exitcode})"
+        )
+
+    def stop(self) -> None:
+        """Stop the process (if running) and free the shared block."""
+        if self.process.is_alive():
+            self.post(_STOP)
+            self.process.join(timeout=5.0)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join()
+        self.conn.close()
+        del self.block
+        self.shm.close()
+        self.shm.unlink()
+
+
+class ShardedCore:
+    """:class:`~zswap_gym.env.core.OffloadCore`'s interface over ``workers`` shards of the hosts:
+    shard 0 in this process, the others in worker processes (see the module docstring).
+
+    The simulators live in their processes, so ``sim`` and ``last_metrics`` are not available
+    here; ``ansi()`` asks every shard for its hosts' tables.
+
+    Args:
+        scenario, num_envs, reward, actions, observation, max_episode_steps: as ``OffloadCore``.
+        workers: processes stepping the hosts, this one included (at most ``num_envs``).
+        spin_s: how long an idle worker spins before it sleeps (s); default
+            ``DEFAULT_SPIN_S`` when this process may use at least ``workers`` CPUs, else 0 (no
+            spinning: every wait sleeps).
+        start_method: ``multiprocessing`` start method; default ``"forkserver"`` where available
+            (safe after threads, such as PyTorch's, have started), else ``"spawn"``.
+    """
+
+    def __init__(
+        self,
+        scenario: str | ScenarioConfig = "default",
+        num_envs: int = 2,
+        reward: RewardConfig | None = None,
+        actions: ActionConfig | None = None,
+        observation: str = "full",
+        max_episode_steps: int | None = None,
+        workers: int = 2,
+        spin_s: float | None = None,
+        start_method: str | None = None,
+    ) -> None:
+        sizes = shard_sizes(num_envs, workers)
+        scenario = resolve_scenario(scenario)
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).tolist()
+        cores = [
+            OffloadCore(scenario, n, reward, actions, observation, max_episode_steps, first_host=first)
+            for n, first in zip(sizes, starts, strict=True)
+        ]
+        remote = [pickle.dumps(c, protocol=pickle.HIGHEST_PROTOCOL) for c in cores[1:]]
+        self._start(cores[0], remote, sizes[1:], spin_s, start_method)
+
+    def _start(
+        self, local: OffloadCore, remote: list[bytes], sizes: list[int], spin_s: float | None, start_method: str | None
+    ) -> None:
+        """Serve shard 0 from ``local`` and start a worker on each pickled core of ``remote``
+        (``sizes``: their hosts)."""
+        self.local = local
+        self.workers = 1 + len(remote)  # processes stepping the hosts, this one included
+        if spin_s is None:
+            spin_s = DEFAULT_SPIN_S if len(os.sched_getaffinity(0)) >= self.workers else 0.0
+        if not spin_s >= 0.0:
+            raise ValueError(f"spin_s = {spin_s!r}: must be >= 0 seconds")
+        self.spin_s = float(spin_s)
+        if start_method is None:
+            start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        self.start_method = start_method
+        ctx = mp.get_context(start_method)
+        self._workers: list[_Worker] = []
+        self._finalizer = weakref.finalize(self, _shutdown, self._workers)
+        _, action_shape, obs_size, (host_rows, _), (memcg_rows, _, m) = _block_shapes(local)
+        first = local.num_envs
+        for spec, n in zip(remote, sizes, strict=True):
+            shapes = (n, action_shape, obs_size, (host_rows, n), (memcg_rows, n, m))
+            self._workers.append(_Worker(ctx, spec, shapes, self.spin_s, first))
+            first += n
+        self.num_envs = first
+        self.scenario = local.scenario
+        self.reward_config = local.reward_config
+        self.action_config = local.action_config
+        self.observation_mode = local.observation_mode
+        self.max_episode_steps = local.max_episode_steps
+        self.observer = local.observer
+        self.action_shape = local.action_shape
+        self.first_host = 0
+        self._batch_action_shape = (self.num_envs, *self.action_shape)
+        self.episode_seeds = np.zeros(self.num_envs, dtype=np.int64)
+        self.last_obs: np.ndarray | None = None
+        self._slices = [slice(0, local.num_envs)] + [
+            slice(w.first_host, w.first_host + w.num_hosts) for w in self._workers
+        ]
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.local.feature_names
+
+    @property
+    def episode_steps(self) -> np.ndarray:
+        return np.concatenate([self.local.episode_steps, *(w.ask("episode_steps") for w in self._workers)])
+
+    @property
+    def sim(self):
+        raise AttributeError(
+            "the simulators of a sharded env (workers > 1) live in their worker processes; "
+            "make the env with workers=1 to inspect its simulator"
+        )
+
+    @property
+    def last_metrics(self):
+        raise AttributeError(
+            "the step metrics of a sharded env (workers > 1) stay in its worker processes; "
+            "make the env with workers=1 to read them (the info has the per-step figures)"
+        )
+
+    def reset(self, seeds: list[int | None], mask: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """``OffloadCore.reset`` for every shard (each with its slice of ``seeds`` and ``mask``)."""
+        mask = np.ones(self.num_envs, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        for worker, part in zip(self._workers, self._slices[1:], strict=True):  # all shards at once
+            worker.tell("reset", list(seeds[part]), mask[part])
+        head = self._slices[0]
+        parts = [self.local.reset(list(seeds[head]), mask[head]), *(w.result() for w in self._workers)]
+        obs = np.concatenate([p[0] for p in parts])
+        self.episode_seeds = np.concatenate([p[1]["episode_seed"] for p in parts])
+        self.last_obs = obs.copy()
+        return obs, {"episode_seed": self.episode_seeds.copy(), "reward_weights": parts[0][1]["reward_weights"]}
+
+    def step(self, actions: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        obs, reward, terminated, truncated, blocks = self.step_blocks(actions)
+        return obs, reward, terminated, truncated, blocks.info
+
+    def step_blocks(
+        self, actions: object, with_info: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, InfoBlocks]:
+        """``OffloadCore.step_blocks``: every shard steps at once; the results are joined in host
+        order (the info's blocks are joined along the host axis)."""
+        valid = validate_actions(actions, self._batch_action_shape)  # whole-batch errors, before any shard acts
+        for worker, part in zip(self._workers, self._slices[1:], strict=True):
+            worker.block.actions[...] = valid[part]
+            worker.post(_STEP, with_info)
+        obs, reward, terminated, truncated, blocks = self.local.step_blocks(valid[self._slices[0]], with_info)
+        for worker in self._workers:
+            worker.wait_step()
+        shards = [w.block for w in self._workers]
+        obs = np.concatenate([obs, *(b.obs for b in shards)])
+        reward = np.concatenate([reward, *(b.reward for b in shards)])
+        terminated = np.concatenate([terminated, *(b.terminated for b in shards)])
+        truncated = np.concatenate([truncated, *(b.truncated for b in shards)])
+        host = np.concatenate([blocks.host, *(b.host for b in shards)], axis=1)
+        if with_info:
+            memcg = np.concatenate([blocks.memcg, *(b.memcg for b in shards)], axis=1)
+            joined = self.local.info_blocks(host, memcg)
+        else:
+            joined = InfoBlocks(blocks.host_keys, host)
+        self.last_obs = obs.copy()
+        return obs, reward, terminated, truncated, joined
+
+    def ansi(self) -> list[str]:
+        """Each host's text table of its last step, in host order."""
+        tables = self.local.ansi()
+        for worker in self._workers:
+            tables += worker.ask("ansi")
+        return tables
+
+    def close(self) -> None:
+        """Stop the worker processes (idempotent)."""
+        self._finalizer()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The shards' cores (the workers' fetched from them) and the settings; restoring starts new
+        workers that continue where these are."""
+        return {
+            "local": self.local,
+            "remote": [w.ask("state") for w in self._workers],
+            "sizes": [w.num_hosts for w in self._workers],
+            "spin_s": self.spin_s,
+            "start_method": self.start_method,
+            "episode_seeds": self.episode_seeds,
+            "last_obs": self.last_obs,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._start(state["local"], state["remote"], state["sizes"], state["spin_s"], state["start_method"])
+        self.episode_seeds = state["episode_seeds"].copy()
+        self.last_obs = None if state["last_obs"] is None else state["last_obs"].copy()
