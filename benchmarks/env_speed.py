@@ -2,7 +2,8 @@
 """Environment speed: env steps per second beside Gymnasium's CartPole-v1, and the env's share of SB3 PPO training.
 
 Three measurements, all in one run, on one thread (the script sets the BLAS/OpenMP thread variables
-before numpy is imported and ``torch.set_num_threads(1)``, and prints what it set):
+before numpy is imported and ``torch.set_num_threads(1)``, and prints what it set), except the rows
+and runs with ``workers`` > 1, whose env uses worker processes:
 
 1. **Single env**: ``gymnasium.make("zswap_gym/HostOffload-v0")`` (with Gymnasium's default wrappers),
    ``reset(seed=0)``, then ``--steps`` steps of a fixed moderate action (every memcg: reclaim
@@ -13,7 +14,9 @@ before numpy is imported and ``torch.set_num_threads(1)``, and prints what it se
    (the native ``HostOffloadVectorEnv``, one batched simulator, NEXT_STEP autoreset) with the same
    action for every host. Beside it: ``gymnasium.make_vec("CartPole-v1", num_envs=N,
    vectorization_mode="vector_entry_point")`` (Gymnasium's numpy-vectorised CartPole) at the same N.
-   "env steps/s" counts host steps (vector steps x N).
+   "env steps/s" counts host steps (vector steps x N). With ``--vector-workers`` (default 1 2), each
+   batch size is measured again with its hosts split over that many processes (``workers=k``: this
+   one and ``k - 1`` workers, :mod:`zswap_gym.env.shards`); the script itself stays on one thread.
 3. **SB3 PPO**: ``PPO("MlpPolicy", env)`` with default hyperparameters (``n_steps=2048``,
    ``batch_size=64``, ``n_epochs=10``; ``--ppo-n-steps`` overrides ``n_steps``) on the SB3 adapter
    (``HostOffloadSB3VecEnv``, ``--ppo-hosts`` hosts, default 8, under ``VecMonitor``), learning for
@@ -24,7 +27,8 @@ before numpy is imported and ``torch.set_num_threads(1)``, and prints what it se
    vector env's own step (``step_host_scalars``, its ``step`` without the vector info) are timed
    too, as is PPO's ``train`` (the gradient updates); the rest is rollout overhead (policy
    inference, rollout buffer, callbacks). Target (issue 3): env stepping <= 25 % of the training
-   wall time.
+   wall time. Measured once per ``--ppo-workers`` value (default 1 2): the env's hosts stepped in
+   this process alone, then split with a worker process on the machine's other core.
 
 Each figure is the median over ``--repeats`` repeats (fresh envs per repeat; the garbage collector
 is paused while env steps are timed, for both envs alike; ``--warmup`` untimed steps first).
@@ -307,6 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cartpole-steps", type=int, default=3000, help="timed (vector) steps per repeat, CartPole")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps before each timing")
     parser.add_argument("--hosts", type=int, nargs="+", default=[1, 16, 64], help="vector env batch sizes")
+    parser.add_argument(
+        "--vector-workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="processes stepping the vector env's hosts (workers=), one row each (at most the hosts)",
+    )
     parser.add_argument("--scenario", default="default")
     parser.add_argument("--ppo-hosts", type=int, default=8)
     parser.add_argument("--ppo-n-steps", type=int, default=2048, help="PPO n_steps (SB3's default: 2048)")
@@ -364,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "env": "single (gymnasium.make)",
             "hosts": 1,
+            "workers": 1,
             "zswap": median(zs),
             "cartpole": median(cp),
             "zswap_runs": zs,
@@ -371,39 +383,44 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
 
-    # 2. the vector env
+    # 2. the vector env (also with its hosts split over processes: workers=k)
     single_action_shape = gym.make(ENV_ID, scenario=args.scenario).action_space.shape
     for n in args.hosts:
         action = zswap_action((n, *single_action_shape))
-        zs, cp = [], []
-        for _ in range(args.repeats):
-            zs.append(
+        cart_actions = [np.full(n, k, dtype=np.int64) for k in (0, 1)]
+        cp = [
+            bench_vector(
+                lambda n=n: gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode="vector_entry_point"),
+                lambda t, a=cart_actions: a[t % 2],
+                args.cartpole_steps,
+                args.warmup,
+            )
+            for _ in range(args.repeats)
+        ]
+        for workers in args.vector_workers:
+            if workers > n:
+                continue
+            zs = [
                 bench_vector(
-                    lambda n=n: gym.make_vec(ENV_ID, num_envs=n, scenario=args.scenario),
+                    lambda n=n, w=workers: gym.make_vec(ENV_ID, num_envs=n, scenario=args.scenario, workers=w),
                     lambda _t, a=action: a,
                     args.steps,
                     args.warmup,
                 )
+                for _ in range(args.repeats)
+            ]
+            label = "vector (gymnasium.make_vec)" if workers == 1 else f"  same, workers={workers}"
+            rows.append(
+                {
+                    "env": label,
+                    "hosts": n,
+                    "workers": workers,
+                    "zswap": median(zs),
+                    "cartpole": median(cp),
+                    "zswap_runs": zs,
+                    "cartpole_runs": cp,
+                }
             )
-            cart_actions = [np.full(n, k, dtype=np.int64) for k in (0, 1)]
-            cp.append(
-                bench_vector(
-                    lambda n=n: gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode="vector_entry_point"),
-                    lambda t, a=cart_actions: a[t % 2],
-                    args.cartpole_steps,
-                    args.warmup,
-                )
-            )
-        rows.append(
-            {
-                "env": "vector (gymnasium.make_vec)",
-                "hosts": n,
-                "zswap": median(zs),
-                "cartpole": median(cp),
-                "zswap_runs": zs,
-                "cartpole_runs": cp,
-            }
-        )
 
     header = (
         f"{'env':<28} {'hosts':>5} {'zswap env-steps/s':>18} {'CartPole-v1 env-steps/s':>24} {'CartPole/zswap':>15}"

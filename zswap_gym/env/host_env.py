@@ -95,6 +95,8 @@ class HostOffloadEnv(gym.Env[np.ndarray, np.ndarray]):
     ``gymnasium.make_vec("zswap_gym/HostOffload-v0", num_envs=N)`` builds the native
     :class:`~zswap_gym.env.vector_env.HostOffloadVectorEnv` over one batched simulator; host ``i``
     with ``reset(seed=s)`` follows the single env reset with ``seed=s + i``, step for step.
+    ``make_vec(..., workers=k)`` steps the hosts in ``k`` processes at once, with the same
+    trajectories (:mod:`zswap_gym.env.shards`).
 
     ## Version History
     * v0: initial release.

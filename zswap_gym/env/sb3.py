@@ -22,6 +22,9 @@ train on it directly, without a ``DummyVecEnv`` over single envs:
   shared attribute, so only for all hosts at once. ``env_is_wrapped`` is ``False`` for every host
   (hosts are not separate ``gymnasium.Env`` objects and carry no wrappers).
 * ``render()`` with ``render_mode="ansi"`` returns the vector env's text table of every host.
+* ``workers=2`` (an argument of the vector env) steps the hosts in two processes at once, for
+  machines with an idle core: PPO's rollout and update run in this process on one core, and the
+  env's step is split between it and a worker on the other. Bit for bit the same training data.
 * Episode statistics: wrap with SB3's ``VecMonitor`` (``make_sb3_vec_env(..., monitor=True)``) and
   ``info["episode"]`` (``r``, ``l``, ``t``) appears at each episode end, which ``PPO``'s logger
   (``rollout/ep_rew_mean``) and ``evaluate_policy`` use.
@@ -103,7 +106,7 @@ class HostOffloadSB3VecEnv(VecEnv):
     Args:
         venv: the vector env to wrap; ``None`` builds a ``HostOffloadVectorEnv(**env_kwargs)``
             (``num_envs``, ``scenario``, ``reward``, ``actions``, ``observation``,
-            ``max_episode_steps``, ``render_mode``) in ``SAME_STEP`` autoreset mode.
+            ``max_episode_steps``, ``render_mode``, ``workers``) in ``SAME_STEP`` autoreset mode.
         info_keys: if given, only these info keys go into the per-host info dicts.
         **env_kwargs: arguments of ``HostOffloadVectorEnv`` when ``venv`` is ``None``.
     """
@@ -277,7 +280,7 @@ def make_sb3_vec_env(
     """An SB3 ``VecEnv`` of ``num_envs`` hosts of ``scenario`` (one batched simulator).
 
     ``kwargs`` go to :class:`HostOffloadVectorEnv` (``reward``, ``actions``, ``observation``,
-    ``max_episode_steps``, ``render_mode``). ``monitor=True`` wraps the result in SB3's
+    ``max_episode_steps``, ``render_mode``, ``workers``). ``monitor=True`` wraps the result in SB3's
     ``VecMonitor(**monitor_kwargs)`` for episode statistics (``info["episode"]``).
     """
     env: VecEnv = HostOffloadSB3VecEnv(num_envs=num_envs, scenario=scenario, info_keys=info_keys, **kwargs)

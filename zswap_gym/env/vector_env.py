@@ -29,6 +29,14 @@ class HostOffloadVectorEnv(VectorEnv):
     ``info["final_info"]`` hold the last observation and info), ``DISABLED`` (reset hosts yourself
     with ``reset(options={"reset_mask": mask})``). Infos are dicts of arrays, host axis first, with
     ``_name`` masks as Gymnasium's vector envs give them.
+
+    ``workers=k`` (default 1) steps the hosts in ``k`` processes at once: this one and ``k - 1``
+    worker processes, each over a contiguous shard of the hosts (:mod:`~zswap_gym.env.shards`).
+    Trajectories are bit for bit those of ``workers=1``. It pays where cores are idle: a step's
+    cost is mostly a fixed part per process, so each process should get several hosts. The
+    simulators then live in their processes (``env.core.sim`` is for ``workers=1``); ``close()``
+    stops the workers. Scripts that make a sharded env need the ``if __name__ == "__main__":``
+    guard, as for any ``multiprocessing`` program that does not fork.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
