@@ -62,6 +62,20 @@ def test_sharded_env_steps_bit_for_bit_like_one_batched_simulator(workers, mode)
         sharded.close()
 
 
+def test_float64_actions_reach_the_workers_unrounded():
+    """Actions travel to the workers as float64: values no float32 can hold act as in one batch."""
+    plain, sharded = pair(2)
+    try:
+        plain.reset(seed=8), sharded.reset(seed=8)
+        rng = np.random.default_rng(9)
+        for _ in range(4):
+            action = rng.uniform(-1.0, 1.0, (HOSTS, *plain.single_action_space.shape))  # float64
+            assert not np.array_equal(action.astype(np.float32), action)
+            assert_vector_step_equal(plain.step(action), sharded.step(action))
+    finally:
+        sharded.close()
+
+
 def test_partial_reset_of_a_sharded_env_matches_the_batched_one():
     plain, sharded = pair(2, autoreset_mode=AutoresetMode.DISABLED)
     try:

@@ -154,11 +154,13 @@ class OffloadCore:
         return obs, reward, terminated, truncated, blocks.info
 
     def step_blocks(
-        self, actions: object, with_info: bool = True
+        self, actions: object, with_info: bool = True, checked: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, InfoBlocks]:
         """:meth:`step`, with the info as :class:`InfoBlocks`; ``with_info=False`` makes only the
-        per-host scalars (no info dict), for callers that need nothing else."""
-        valid = validate_actions(actions, self._batch_action_shape)
+        per-host scalars (no info dict), for callers that need nothing else. ``checked=True``:
+        ``actions`` are already what ``validate_actions`` returns (float64, clipped; a sharded
+        core checks the whole batch once)."""
+        valid = actions if checked else validate_actions(actions, self._batch_action_shape)
         reclaim, writeback = decode_actions(valid, self.sim, self.action_config)
         metrics = self.sim.step(reclaim_bytes=reclaim, writeback_bytes=writeback)
         self.last_metrics = metrics

@@ -64,7 +64,7 @@ class _Block:
     ):
         self._offset = 0
         self.control = self._take(buf, (_CONTROL_WORDS,), np.int64)
-        self.actions = self._take(buf, (n, *action_shape), np.float32)
+        self.actions = self._take(buf, (n, *action_shape), np.float64)  # validated actions, as checked here
         self.obs = self._take(buf, (n, obs_size), np.float32)
         self.reward = self._take(buf, (n,), np.float64)
         self.terminated = self._take(buf, (n,), np.bool_)
@@ -81,7 +81,7 @@ class _Block:
     def nbytes(n: int, action_shape: tuple[int, ...], obs_size: int, host_info: tuple, memcg_info: tuple) -> int:
         sizes = [
             _CONTROL_WORDS * 8,
-            n * int(np.prod(action_shape)) * 4,
+            n * int(np.prod(action_shape)) * 8,
             n * obs_size * 4,
             n * 8,
             n,
@@ -141,7 +141,9 @@ def _serve(core: OffloadCore, block: _Block, conn: Any, spin_s: float, go: Any, 
         if kind == _STEP:
             try:
                 with_info = bool(control[_WITH_INFO])
-                obs, reward, terminated, truncated, blocks = core.step_blocks(block.actions, with_info=with_info)
+                obs, reward, terminated, truncated, blocks = core.step_blocks(
+                    block.actions, with_info=with_info, checked=True
+                )
                 block.obs[...] = obs
                 block.reward[...] = reward
                 block.terminated[...] = terminated
@@ -403,7 +405,9 @@ class ShardedCore:
         for worker, part in zip(self._workers, self._slices[1:], strict=True):
             worker.block.actions[...] = valid[part]
             worker.post(_STEP, with_info)
-        obs, reward, terminated, truncated, blocks = self.local.step_blocks(valid[self._slices[0]], with_info)
+        obs, reward, terminated, truncated, blocks = self.local.step_blocks(
+            valid[self._slices[0]], with_info, checked=True
+        )
         for worker in self._workers:
             worker.wait_step()
         shards = [w.block for w in self._workers]
