@@ -28,10 +28,16 @@ def pair(workers: int = 2, **kwargs) -> tuple[HostOffloadVectorEnv, HostOffloadV
 
 
 def test_shard_sizes_split_the_hosts_evenly_with_the_callers_shard_smallest():
-    assert shard_sizes(8, 2) == [4, 4]
+    assert shard_sizes(4, 2) == [2, 2]
     assert shard_sizes(5, 2) == [2, 3]
     assert shard_sizes(7, 3) == [2, 2, 3]
     assert shard_sizes(3, 1) == [3]
+    # From 3 hosts a shard, the caller's gives one host to the last worker's.
+    assert shard_sizes(6, 2) == [2, 4]
+    assert shard_sizes(8, 2) == [3, 5]
+    assert shard_sizes(10, 3) == [2, 3, 5]
+    for n, k in [(8, 2), (16, 2), (9, 4), (64, 2)]:
+        assert sum(shard_sizes(n, k)) == n
 
 
 @pytest.mark.parametrize("workers", [0, -1, 6, 2.0, True, "2"])
@@ -223,3 +229,35 @@ def test_a_dead_worker_is_reported_with_its_hosts():
             env.step(np.zeros((4, 8, 2), dtype=np.float32))
     finally:
         env.close()
+
+
+def test_prepared_step_gives_the_same_step_as_an_unprepared_one():
+    """``Simulator.prepare_step`` (what a worker computes ahead) changes nothing in the trajectory."""
+    from zswap_gym.sim import Simulator, load_scenario
+
+    scenario = load_scenario("default")
+    a, b = Simulator(scenario, num_hosts=3, seed=4), Simulator(scenario, num_hosts=3, seed=4)
+    rng = np.random.default_rng(10)
+    for _ in range(6):
+        current = a.gauges().memory_current
+        reclaim = current * rng.uniform(0.0, 0.02, current.shape)
+        writeback = a.gauges().zswap_pages * 4096.0 * rng.uniform(0.0, 0.1, current.shape)
+        ma = a.step(reclaim, writeback)
+        mb = b.step(reclaim, writeback, prepared=b.prepare_step())
+        for key, value in ma.all_arrays().items():
+            np.testing.assert_array_equal(value, mb.all_arrays()[key], err_msg=key)
+    sa, sb = a.get_state(), b.get_state()
+    np.testing.assert_array_equal(sa.loc, sb.loc)
+    np.testing.assert_array_equal(sa.last_access_s, sb.last_access_s)
+    assert all(np.array_equal(sa.rng[k], sb.rng[k]) for k in sa.rng)
+
+
+def test_a_stale_prepared_step_is_refused():
+    from zswap_gym.sim import Simulator, load_scenario
+
+    sim = Simulator(load_scenario("default"), num_hosts=1, seed=0)
+    prepared = sim.prepare_step()
+    sim.set_knob("memory.high", 0, 0, 2**30)  # a change after prepare_step()
+    with pytest.raises(ValueError, match="stale"):
+        sim.step(prepared=prepared)
+    sim.step(prepared=sim.prepare_step())  # a fresh one is fine

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..sim import ScenarioConfig, Simulator, StepMetrics, load_scenario
 from ..sim.metrics import REFAULT_TIERS, STALL_SOURCES
+from ..sim.simulator import PreparedStep
 from .actions import ACTION_COLUMNS, ActionConfig, decode_actions, validate_actions
 from .features import ObservationBuilder
 from .reward import REWARD_TERMS, RewardConfig, term_weights, total_reward, weighted_terms
@@ -154,15 +155,20 @@ class OffloadCore:
         return obs, reward, terminated, truncated, blocks.info
 
     def step_blocks(
-        self, actions: object, with_info: bool = True, checked: bool = False
+        self,
+        actions: object,
+        with_info: bool = True,
+        checked: bool = False,
+        prepared: PreparedStep | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, InfoBlocks]:
         """:meth:`step`, with the info as :class:`InfoBlocks`; ``with_info=False`` makes only the
         per-host scalars (no info dict), for callers that need nothing else. ``checked=True``:
         ``actions`` are already what ``validate_actions`` returns (float64, clipped; a sharded
-        core checks the whole batch once)."""
+        core checks the whole batch once). ``prepared``: the simulator's ``prepare_step()`` for
+        this step (a shard's worker makes it while it waits)."""
         valid = actions if checked else validate_actions(actions, self._batch_action_shape)
         reclaim, writeback = decode_actions(valid, self.sim, self.action_config)
-        metrics = self.sim.step(reclaim_bytes=reclaim, writeback_bytes=writeback)
+        metrics = self.sim.step(reclaim_bytes=reclaim, writeback_bytes=writeback, prepared=prepared)
         self.last_metrics = metrics
         blocks, terms = self._step_info(metrics, reclaim, writeback, with_info)
         obs = self.observe(metrics)

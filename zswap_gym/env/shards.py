@@ -45,14 +45,19 @@ _ALIGN = 64
 
 
 def shard_sizes(num_envs: int, workers: int) -> list[int]:
-    """Hosts per shard: as even as possible, the calling process's shard (0) the smallest (it
-    also merges the results)."""
+    """Hosts per shard: as even as possible, with the calling process's shard (0) the smallest and,
+    once every shard has 3 hosts or more, one host below an even share: this process also joins
+    the results (and runs the caller's policy), while a worker computes ahead between steps."""
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"workers = {workers!r}: must be a positive integer")
     if workers > num_envs:
         raise ValueError(f"workers = {workers} for {num_envs} hosts: each worker needs at least one host")
     base, extra = divmod(num_envs, workers)
-    return [base + (1 if k >= workers - extra else 0) for k in range(workers)]
+    sizes = [base + (1 if k >= workers - extra else 0) for k in range(workers)]
+    if workers > 1 and sizes[0] >= 3:
+        sizes[0] -= 1
+        sizes[-1] += 1
+    return sizes
 
 
 class _Block:
@@ -129,8 +134,11 @@ def _worker_main(conn: Any, shm_name: str, core_spec: bytes, spin_s: float, go: 
 
 
 def _serve(core: OffloadCore, block: _Block, conn: Any, spin_s: float, go: Any, done: Any) -> None:
+    """Serve commands. After each one, while the caller is busy elsewhere (a policy choosing the
+    next actions), compute ahead the part of the next step that no action changes."""
     control = block.control
     last = 0
+    prepared = core.sim.prepare_step()
     while True:
         _await_command(control, last, spin_s, go)
         last = int(control[_SEQ])
@@ -142,7 +150,7 @@ def _serve(core: OffloadCore, block: _Block, conn: Any, spin_s: float, go: Any, 
             try:
                 with_info = bool(control[_WITH_INFO])
                 obs, reward, terminated, truncated, blocks = core.step_blocks(
-                    block.actions, with_info=with_info, checked=True
+                    block.actions, with_info=with_info, checked=True, prepared=prepared
                 )
                 block.obs[...] = obs
                 block.reward[...] = reward
@@ -165,6 +173,7 @@ def _serve(core: OffloadCore, block: _Block, conn: Any, spin_s: float, go: Any, 
                 reply = ("error", traceback.format_exc())
             control[_DONE] = last
             conn.send(reply)
+        prepared = core.sim.prepare_step()
 
 
 def _handle_message(core: OffloadCore, name: str, args: tuple) -> Any:

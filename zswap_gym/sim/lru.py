@@ -13,6 +13,7 @@ per-memcg running count is a row-wise cumulative sum minus the sum at the block'
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -130,7 +131,11 @@ def select_oldest(eligible: np.ndarray, bins: np.ndarray, target_chunks: np.ndar
 
 
 def select_oldest_flat(
-    eligible: np.ndarray, bins: np.ndarray, target_chunks: np.ndarray, layout: ChunkLayout
+    eligible: np.ndarray,
+    bins: np.ndarray,
+    target_chunks: np.ndarray,
+    layout: ChunkLayout,
+    histogram: AgeHistogram | None = None,
 ) -> np.ndarray:
     """Flat indices (ascending) of, per memcg, the ``target_chunks`` oldest eligible chunks.
 
@@ -138,19 +143,16 @@ def select_oldest_flat(
     chunks. Whole bins go from the oldest down; within the last bin needed, chunks go in slot order
     (MGLRU evicts whole generations, oldest first). One histogram of every chunk, ineligible ones
     in a spill slot, gives each memcg's threshold bin; only the chunks at or above it are listed.
-    For a list with an exact position per entry, :func:`select_in_order`.
+    ``histogram``: :func:`age_histogram` of ``eligible`` and ``bins`` made beforehand (then
+    ``eligible`` and ``bins`` are not read). For a list with an exact position per entry,
+    :func:`select_in_order`.
     """
-    h, c = eligible.shape
+    h = (eligible if histogram is None else histogram.slot).shape[0]
     groups = layout.num_memcgs
     target = np.asarray(target_chunks, dtype=np.int64).reshape(h, groups)
     if not np.count_nonzero(target > 0):
         return np.zeros(0, dtype=np.intp)
-    # Age bin + 1 of eligible chunks, 0 for the others (int8: three cheap passes, no branches).
-    slot = bins + np.int8(1)
-    slot *= eligible
-    stride = AGE_BINS + 1
-    counts = np.bincount(layout.bin_keys(h) + slot.ravel(), minlength=h * groups * stride)
-    counts = counts.reshape(h, groups, stride)[..., 1:]
+    slot, counts = histogram if histogram is not None else age_histogram(eligible, bins, layout)
     at_or_older = np.zeros((h, groups, AGE_BINS + 1), dtype=np.int64)
     np.cumsum(counts[..., ::-1], axis=-1, out=at_or_older[..., AGE_BINS - 1 :: -1])
     thr = np.maximum((at_or_older[..., :AGE_BINS] >= target[..., None]).sum(-1) - 1, 0)
@@ -167,6 +169,26 @@ def select_oldest_flat(
     first = eg.searchsorted(eg, side="left")
     keep[edge] = np.arange(1, eg.size + 1) - first <= need[eg]
     return ci[keep]
+
+
+class AgeHistogram(NamedTuple):
+    """What :func:`select_oldest_flat` counts before it looks at the targets: ``slot`` (H, C) int8,
+    each eligible chunk's age bin + 1 (0 for the others), and ``counts`` (H, M, AGE_BINS) int64,
+    eligible chunks per memcg and bin."""
+
+    slot: np.ndarray
+    counts: np.ndarray
+
+
+def age_histogram(eligible: np.ndarray, bins: np.ndarray, layout: ChunkLayout) -> AgeHistogram:
+    """Eligible chunks per memcg and age bin (see :class:`AgeHistogram`)."""
+    h = eligible.shape[0]
+    # Age bin + 1 of eligible chunks, 0 for the others (int8: three cheap passes, no branches).
+    slot = bins + np.int8(1)
+    slot *= eligible
+    stride = AGE_BINS + 1
+    counts = np.bincount(layout.bin_keys(h) + slot.ravel(), minlength=h * layout.num_memcgs * stride)
+    return AgeHistogram(slot, counts.reshape(h, layout.num_memcgs, stride)[..., 1:])
 
 
 def select_in_order(

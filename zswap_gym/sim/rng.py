@@ -113,9 +113,22 @@ class CounterRNG:
         return salt
 
     def _hash(self, n: int, site: str, active: np.ndarray | None) -> np.ndarray:
-        counter = self._counters(site, active)
+        return self._hash_at(n, self._counters(site, active))
+
+    def _hash_at(self, n: int, counter: np.ndarray) -> np.ndarray:
         x = self._salt(n) + (counter * _GOLDEN)[:, None]
         return _splitmix64_inplace(x)
+
+    def peek24_pair(self, n: int, site: str) -> tuple[np.ndarray, np.ndarray]:
+        """What the next ``uniform24_pair(n, site)`` of every host will return, without drawing it
+        (the stream does not move; :meth:`advance` moves it as that draw would)."""
+        j = _SITE_INDEX[site]
+        x = self._hash_at(n, self._site_base[:, j] + self.invocations[:, j])
+        return _unit24(x >> _S40), _unit24(x & _LOW24)
+
+    def advance(self, site: str) -> None:
+        """Move every host's stream past one draw at ``site`` (the draw :meth:`peek24_pair` showed)."""
+        self.invocations[:, _SITE_INDEX[site]] += _ONE
 
     def uniform_pair(self, n: int, site: str, active: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Two independent float32 arrays (H, n), uniform on [0, 1), from one 64-bit hash each."""

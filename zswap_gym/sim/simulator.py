@@ -29,8 +29,10 @@ import numpy as np
 
 from .config import HostConfig, ScenarioConfig
 from .lru import (
+    AgeHistogram,
     ChunkLayout,
     age_bins,
+    age_histogram,
     blend,
     count_per_memcg,
     flat_nonzero,
@@ -106,6 +108,22 @@ class _DeviceTotals(NamedTuple):
     swapin_us: np.ndarray
     bytes_written: np.ndarray
     bytes_read: np.ndarray
+
+
+class PreparedStep(NamedTuple):
+    """The part of the next step that no action changes, computed ahead by
+    :meth:`Simulator.prepare_step` (a sharded env's worker does it while the policy thinks).
+
+    Valid for the step it was made before, as long as nothing changes the simulator in between
+    (:meth:`Simulator.step` refuses it otherwise, except direct edits of state arrays, which it
+    cannot see)."""
+
+    generation: int
+    """The simulator's change count when it was made."""
+    access_draws: tuple[np.ndarray, np.ndarray]
+    """The step's access draws (``uniform24_pair(C, "access")``)."""
+    reclaim_histogram: AgeHistogram
+    """Resident chunks by memcg and age bin at the step's start (what ``memory.reclaim`` sorts)."""
 
 
 class _lazy:
@@ -282,6 +300,7 @@ class Simulator:
         self._schedule_cache: dict[int, _ScheduleBlock] = {}
         self._touch_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.acc = StepAccumulator(num_hosts, m, self.psi_windows)
+        self._generation = 0  # changes made through the simulator's API (see PreparedStep)
         self.reset(seed)
 
     def _precompute(self) -> None:
@@ -350,6 +369,7 @@ class Simulator:
         return np.array([host_key(s, 0) if u else 0 for s, u in zip(host_seeds, use, strict=True)], dtype=np.uint64)
 
     def _after_state_change(self) -> None:
+        self._changed()
         self._bind_counters()
         self._gauges = None
         self._agg = None
@@ -509,8 +529,13 @@ class Simulator:
 
     def invalidate_gauges(self) -> None:
         """Recompute the gauges from scratch next time (after editing state arrays directly)."""
+        self._changed()
         self._gauges = None
         self._agg = None
+
+    def _changed(self) -> None:
+        """Count a change of the state (a :class:`PreparedStep` made before it no longer applies)."""
+        self._generation = getattr(self, "_generation", 0) + 1  # (absent in simulators pickled before it)
 
     def set_loc(self, sel, new: int, from_loc: int | np.ndarray | None = None) -> None:
         """Move chunks (a mask, (rows, cols), or flat indices) to location ``new``, keeping the per-(host, memcg,
@@ -626,11 +651,19 @@ class Simulator:
         any other value anon only. Not charged as the workload's memory stall. Returns bytes taken
         off the LRU (H, M); less than asked means the kernel's -EAGAIN.
         """
+        return self._memory_reclaim(request_bytes, swappiness)
+
+    def _memory_reclaim(
+        self, request_bytes: np.ndarray, swappiness: np.ndarray | float | None, histogram: AgeHistogram | None = None
+    ) -> np.ndarray:
+        """:meth:`memory_reclaim`; ``histogram``: the resident chunks' age histogram as it is now
+        (from a :class:`PreparedStep`), instead of counting it here."""
+        self._changed()
         request = _checked_request(request_bytes, "memory.reclaim", (self.num_hosts, self.num_memcgs))
         if swappiness is not None:
             request = np.where(np.asarray(swappiness) == 0, 0.0, request)
         chunks = self.round_chunks(request / self.cfg.host.chunk_bytes, "round_reclaim")
-        reclaimed = self._reclaim(chunks, kswapd_share=None, proactive=True)
+        reclaimed = self._reclaim(chunks, kswapd_share=None, proactive=True, histogram=histogram)
         return reclaimed * self.cfg.host.chunk_bytes
 
     def zswap_proactive_writeback(
@@ -640,6 +673,7 @@ class Simulator:
         the age-threshold form of ``memory.zswap.proactive_writeback``): write back up to
         ``request_bytes`` (H, M) of stored pages (original size) from the LRU's old end, second
         chance applied. Returns bytes written back (H, M); may be less than asked."""
+        self._changed()
         request = _checked_request(request_bytes, "proactive writeback", (self.num_hosts, self.num_memcgs))
         age = None
         if min_age_s is not None:
@@ -653,6 +687,7 @@ class Simulator:
         """Set a cgroup knob of one memcg: limits in bytes (``None`` = max), writeback 0/1."""
         if knob not in _KNOB_FIELD:
             raise KeyError(f"unknown knob {knob!r}; known: {list(KNOBS)}")
+        self._changed()
         array = getattr(self.state, _KNOB_FIELD[knob])
         if knob == "memory.zswap.writeback":
             array[host, memcg] = bool(value)
@@ -665,6 +700,7 @@ class Simulator:
         Only ``shrinker_enabled`` is writable here; the pool limits are fixed by the scenario."""
         if name not in ZSWAP_PARAMETERS:
             raise KeyError(f"unknown zswap parameter {name!r}; known: {list(ZSWAP_PARAMETERS)}")
+        self._changed()
         self.state.shrinker_enabled[host] = bool(value)
 
     def get_zswap_parameter(self, name: str, host: int) -> bool:
@@ -684,7 +720,12 @@ class Simulator:
     # ------------------------------------------------------------------------------------------
 
     def _reclaim(
-        self, target_chunks: np.ndarray, *, kswapd_share: np.ndarray | None, proactive: bool = False
+        self,
+        target_chunks: np.ndarray,
+        *,
+        kswapd_share: np.ndarray | None,
+        proactive: bool = False,
+        histogram: AgeHistogram | None = None,
     ) -> np.ndarray:
         """Shrink each memcg's LRU by up to ``target_chunks`` (H, M), coldest first.
 
@@ -712,9 +753,9 @@ class Simulator:
         if not np.count_nonzero(target):
             return np.zeros(target.shape)
         lru_before = g.resident_pages
-        eligible = st.loc == Loc.RESIDENT
-        bins = age_bins(self.now_f32 - st.last_access_s)
-        selected = select_oldest_flat(eligible, bins, target, lay)
+        if histogram is None:
+            histogram = self._reclaim_histogram()
+        selected = select_oldest_flat(None, None, target, lay, histogram)
         is_zero = st.compressed_bytes.reshape(-1)[selected] == 0
         zero = selected[is_zero]
         rejected = zswap_store(self, selected[~is_zero])
@@ -756,6 +797,19 @@ class Simulator:
             st.counters["pgsteal_direct"] += reclaimed_pages * (1 - k)
         zswap_shrinker_scan(self, reclaimed_pages, lru_before)
         return reclaimed
+
+    def _reclaim_histogram(self) -> AgeHistogram:
+        """Resident chunks per memcg and age bin (reclaim's order: MGLRU generations by age)."""
+        st = self.state
+        return age_histogram(st.loc == Loc.RESIDENT, age_bins(self.now_f32 - st.last_access_s), self.layout)
+
+    def prepare_step(self) -> PreparedStep:
+        """Compute ahead what the next :meth:`step` will compute whatever its requests: the access
+        draws and the age histogram ``memory.reclaim`` selects from. Pass it to that step
+        (``step(..., prepared=...)``); the trajectory is the same as without it."""
+        return PreparedStep(
+            self._generation, self.rng.peek24_pair(self.layout.num_chunks, "access"), self._reclaim_histogram()
+        )
 
     def _bind_counters(self) -> None:
         """Make the counters views of one (len(COUNTER_NAMES), H, M) block, so a step's increments
@@ -973,8 +1027,11 @@ class Simulator:
             u_band, u_rate = self.rng.pair_at(rows, cols, "shift_rate")
             st.rate_hz[rows, cols] = draw_access_rates(lay.owner[cols], self.tables, u_band, u_rate)
 
-    def _accesses(self, rate_multiplier: np.ndarray, t0: np.ndarray) -> None:
-        """Touch chunks for one interval; fault back the ones that are not resident.
+    def _accesses(
+        self, rate_multiplier: np.ndarray, t0: np.ndarray, draws: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> None:
+        """Touch chunks for one interval; fault back the ones that are not resident. ``draws``: the
+        step's access draws, peeked ahead (:meth:`prepare_step`); the stream moves past them here.
 
         A chunk with per-page rate ``r`` is touched with probability ``1 - exp(-r dt)``; its first
         touch comes at ``-ln(1 - u1) / r`` and its last at ``dt - a`` with ``a`` drawn from the
@@ -986,7 +1043,11 @@ class Simulator:
         # Diurnal load and bursts scale the access rates; without them the rates are used as drawn.
         rate = st.rate_hz if not np.count_nonzero(rate_multiplier != 1.0) else st.rate_hz * rate_multiplier[:, owner]
         # u1, u2 as 24-bit whole numbers: the 2**-24 scale is folded into the cached constants.
-        u1_24, u2_24 = self.rng.uniform24_pair(lay.num_chunks, "access")
+        if draws is None:
+            u1_24, u2_24 = self.rng.uniform24_pair(lay.num_chunks, "access")
+        else:
+            u1_24, u2_24 = draws
+            self.rng.advance("access")
         touch = self._touch_probabilities(rate, dt)
         touched = u1_24 < touch.p_touch_x2p24
         touched &= st.loc != Loc.ABSENT
@@ -1116,19 +1177,24 @@ class Simulator:
         reclaim_bytes: np.ndarray | None = None,
         writeback_bytes: np.ndarray | None = None,
         writeback_min_age_s: np.ndarray | float | None = None,
+        prepared: PreparedStep | None = None,
     ) -> StepMetrics:
         """Advance one interval. ``reclaim_bytes`` / ``writeback_bytes`` (H, M) are the controller's
-        proactive requests at the interval's start (``memory.reclaim``; proactive writeback)."""
+        proactive requests at the interval's start (``memory.reclaim``; proactive writeback).
+        ``prepared``: :meth:`prepare_step`'s result, made since the last change."""
         st, host = self.state, self.cfg.host
         h, m = self.num_hosts, self.num_memcgs
+        if prepared is not None and prepared.generation != self._generation:
+            raise ValueError("prepared step is stale: the simulator changed after prepare_step()")
         t0 = st.now_s.copy()
         if reclaim_bytes is not None and np.count_nonzero(reclaim_bytes):
-            self.memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active)
+            histogram = None if prepared is None else prepared.reclaim_histogram
+            self._memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active, None, histogram)
         if writeback_bytes is not None and np.count_nonzero(writeback_bytes):
             self.zswap_proactive_writeback(np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s)
         target_chunks, rate_mult, shift, invert = self._schedule_rows(st.step_index)
         self._workload_changes(target_chunks, shift, invert, t0)
-        self._accesses(rate_mult, t0)
+        self._accesses(rate_mult, t0, None if prepared is None else prepared.access_draws)
         st.now_s = t0 + host.step_s
         limits_set = self._memcg_limits_set()  # (no knob changes within the step)
         self._reactive_reclaim(limits_set)
@@ -1144,6 +1210,7 @@ class Simulator:
         # Operations between steps (cgroup writes) count toward the next step.
         self.acc = StepAccumulator(h, m, self.psi_windows)
         self._counters_at_step_start = now_counters
+        self._changed()
         return metrics
 
     def _metrics(self, before, now_counters, device: _DeviceTotals, some_s) -> StepMetrics:
