@@ -27,17 +27,22 @@ def pair(workers: int = 2, **kwargs) -> tuple[HostOffloadVectorEnv, HostOffloadV
     return HostOffloadVectorEnv(**kwargs), HostOffloadVectorEnv(workers=workers, **kwargs)
 
 
-def test_shard_sizes_split_the_hosts_evenly_with_the_callers_shard_smallest():
-    assert shard_sizes(4, 2) == [2, 2]
-    assert shard_sizes(5, 2) == [2, 3]
-    assert shard_sizes(7, 3) == [2, 2, 3]
+def test_shard_sizes_give_the_caller_a_lighter_shard_and_split_the_rest_evenly():
     assert shard_sizes(3, 1) == [3]
-    # From 3 hosts a shard, the caller's gives one host to the last worker's.
-    assert shard_sizes(6, 2) == [2, 4]
-    assert shard_sizes(8, 2) == [3, 5]
-    assert shard_sizes(10, 3) == [2, 3, 5]
-    for n, k in [(8, 2), (16, 2), (9, 4), (64, 2)]:
-        assert sum(shard_sizes(n, k)) == n
+    assert shard_sizes(2, 2) == [1, 1]
+    assert shard_sizes(4, 2) == [1, 3]
+    assert shard_sizes(5, 2) == [1, 4]
+    assert shard_sizes(8, 2) == [2, 6]
+    assert shard_sizes(16, 2) == [5, 11]
+    assert shard_sizes(64, 2) == [23, 41]
+    assert shard_sizes(3, 3) == [1, 1, 1]
+    assert shard_sizes(10, 3) == [1, 4, 5]
+    for n in range(1, 70):
+        for k in range(1, min(n, 6) + 1):
+            sizes = shard_sizes(n, k)
+            assert sum(sizes) == n and len(sizes) == k and min(sizes) >= 1
+            assert max(sizes[1:], default=0) - min(sizes[1:], default=0) <= 1  # workers even
+            assert k == 1 or sizes[0] <= min(sizes[1:])  # the caller's is the lightest
 
 
 @pytest.mark.parametrize("workers", [0, -1, 6, 2.0, True, "2"])
@@ -90,7 +95,7 @@ def test_partial_reset_of_a_sharded_env_matches_the_batched_one():
         for _ in range(3):
             action = random_actions(rng, plain.action_space.shape)
             assert_vector_step_equal(plain.step(action), sharded.step(action))
-        mask = np.array([False, True, False, False, True])  # one host of each shard
+        mask = np.array([True, False, False, True, False])  # one host of each shard (sizes 1 and 4)
         a = plain.reset(options={"reset_mask": mask})
         b = sharded.reset(options={"reset_mask": mask})
         np.testing.assert_array_equal(a[0], b[0])
@@ -225,7 +230,8 @@ def test_a_dead_worker_is_reported_with_its_hosts():
         worker = env.core._workers[0]
         worker.process.kill()
         worker.process.join()
-        with pytest.raises(RuntimeError, match=r"hosts 2\.\.3"):
+        assert worker.hosts == "hosts 1..3"
+        with pytest.raises(RuntimeError, match=r"hosts 1\.\.3"):
             env.step(np.zeros((4, 8, 2), dtype=np.float32))
     finally:
         env.close()
