@@ -8,7 +8,9 @@ computation gives.
   kept through pickling, deep copies and snapshots.
 * Shortcuts taken when a cheap check says nothing happens (no ``memory.swap.max``, enough free swap
   slots, no chunk rejected, every footprint as scheduled, no swap-ins) give the full computation's
-  result; the metrics' mean refault latency and promotion rate equal their ``np.where`` definitions.
+  result; the metrics' mean refault latency and promotion rate equal their ``np.where`` definitions,
+  and the figures computed on first read (``events``, mean latency, promotion, p99) are listed as
+  every other figure.
 """
 
 from __future__ import annotations
@@ -171,6 +173,25 @@ def test_mean_latency_and_promotion_rate_equal_their_definitions() -> None:
         np.testing.assert_array_equal(m.promotion_rate_per_min, promotion)
         refaulted += np.count_nonzero(n)
     assert refaulted
+
+
+def test_figures_computed_on_first_read_are_in_every_listing_and_match_the_counters() -> None:
+    """``events``, the mean latency, the promotion rate and the p99 are computed when first read
+    (nothing in the env's step reads them); every listing still has them, under the same names."""
+    sim = stepped(num_hosts=2, steps=3)
+    before = {k: v.copy() for k, v in sim.state.counters.items()}
+    m = sim.step(reclaim_bytes=sim.gauges().memory_current * 0.02)
+    for name, value in sim.state.counters.items():
+        np.testing.assert_array_equal(m.events[name], value - before[name], err_msg=name)
+        np.testing.assert_array_equal(m.event(name), m.events[name], err_msg=name)
+    np.testing.assert_array_equal(m.cpu_s["reclaim"], m.events["cpu_reclaim_s"])
+    names = set(m.all_arrays())
+    for lazy in ("refault_latency_mean_us", "promotion_rate_per_min", "refault_latency_p99_us"):
+        assert lazy in names and lazy in m.host(0)
+    assert {f"events.{k}" for k in sim.state.counters} <= names
+    assert not any(name.startswith("_") for name in names | set(m.host(1)))
+    clone = pickle.loads(pickle.dumps(m))
+    np.testing.assert_array_equal(clone.refault_latency_mean_us, m.refault_latency_mean_us)
 
 
 def test_reclaim_under_an_unreachable_swap_max_equals_reclaim_without_one() -> None:

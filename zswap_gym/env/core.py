@@ -261,7 +261,7 @@ class OffloadCore:
                 m.promotion_rate_per_min,
                 reclaim,
                 writeback,
-                m.events["pgsteal_proactive"],
+                m.event("pgsteal_proactive"),
                 m.writeback_pages["proactive"],
             ]
         )

@@ -191,7 +191,7 @@ class ObservationBuilder:
             zswpout = zswpwb = fill_later
             tiers: list[np.ndarray] = []
         else:
-            zswpout, zswpwb = metrics.events["zswpout"], metrics.events["zswpwb"]
+            zswpout, zswpwb = metrics.event("zswpout"), metrics.event("zswpwb")
             tiers = list(metrics.refault_pages.values())
         # Row i: the numerator of SLOT_FEATURES[i], then the extra sources.
         slot = np.array(

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
+
+from .state import COUNTER_NAMES
+from .units import PAGE_SIZE
 
 STALL_SOURCES = ("zswap_refault", "swap_refault", "direct_reclaim", "high_throttle")
 """Where memory stall time comes from (task-seconds)."""
@@ -21,6 +24,7 @@ LATENCY_SIGMA = 0.8
 """Spread (sd of log) of one refault's latency around its tier's mean: a unit-mean log-normal gives
 p50 = 0.73x and p99 = 4.7x the mean (FACTS.md: swap-in p50 87, mean 95, p99 430 us)."""
 
+_COUNTER_INDEX = {name: i for i, name in enumerate(COUNTER_NAMES)}
 _GRID_US = np.geomspace(0.5, 2e6, 160)
 _LOG_GRID = np.log(_GRID_US)
 
@@ -137,15 +141,10 @@ class StepMetrics:
     """Memory stall task-seconds in the step, by source (STALL_SOURCES)."""
     refault_pages: dict[str, np.ndarray]
     """Pages faulted back this step, by tier: zswap, swap, zero."""
-    refault_latency_mean_us: np.ndarray
     cpu_s: dict[str, np.ndarray]
     """CPU seconds this step: compress, decompress, flush, reclaim."""
     writeback_pages: dict[str, np.ndarray]
     """Pages written back from zswap this step, by path."""
-    events: dict[str, np.ndarray]
-    """Per-step increments of every memory.stat / memory.events counter (pages or events)."""
-    promotion_rate_per_min: np.ndarray
-    """Pages faulted back from zswap or swap per minute, as a share of the footprint."""
     psi_some_avg10: np.ndarray
     psi_some_avg60: np.ndarray
     psi_full_avg10: np.ndarray
@@ -166,6 +165,44 @@ class StepMetrics:
     """Bytes written this step as a share of the device's write budget for the step's duration."""
     host_refault_tier_mean_us: np.ndarray
     """(H, 3) mean latency of one refault from each tier this step (zswap, swap, zero page), us."""
+    _increments: np.ndarray = field(repr=False)
+    """(len(COUNTER_NAMES), H, M) every counter's increment in the step (behind ``events``)."""
+    _refault_by_tier: np.ndarray = field(repr=False)
+    """(len(REFAULT_TIERS), H, M) the ``refault_pages`` arrays as one block."""
+    _step_s: float = field(repr=False)
+    """The step's length (s)."""
+
+    # Computed on first read (nothing in the training loop needs them): refault_latency_mean_us,
+    # promotion_rate_per_min, events, refault_latency_p99_us.
+    LAZY = ("refault_latency_mean_us", "events", "promotion_rate_per_min", "refault_latency_p99_us")
+
+    @functools.cached_property
+    def events(self) -> dict[str, np.ndarray]:
+        """Per-step increments of every memory.stat / memory.events counter (pages or events)."""
+        return dict(zip(COUNTER_NAMES, self._increments, strict=True))
+
+    def event(self, name: str) -> np.ndarray:
+        """``events[name]`` without making the dict (the row of the increments block)."""
+        return self._increments[_COUNTER_INDEX[name]]
+
+    @functools.cached_property
+    def refault_latency_mean_us(self) -> np.ndarray:
+        """Mean latency of the step's refaults (us) per memcg: the tiers' mean latencies weighted
+        by their refaults (summed in tier order); 0 (0 / 1) without refaults."""
+        by_tier = self._refault_by_tier
+        n_refaults = np.add.reduce(by_tier, axis=0)  # whole pages: exact
+        latency_sum = np.add.reduce(by_tier * self.host_refault_tier_mean_us.T[:, :, None], axis=0)
+        return latency_sum / np.maximum(n_refaults, 1.0)
+
+    @functools.cached_property
+    def promotion_rate_per_min(self) -> np.ndarray:
+        """Pages faulted back from zswap or swap per minute, as a share of the footprint (refaults
+        per footprint page; 0 for an empty footprint)."""
+        footprint_pages = self.footprint_bytes / PAGE_SIZE  # exact: whole pages times 4 KiB
+        promotion = np.add.reduce(self._refault_by_tier, axis=0) / np.maximum(footprint_pages, 1.0)
+        promotion *= footprint_pages > 0
+        promotion *= 60.0 / self._step_s
+        return promotion
 
     @functools.cached_property
     def refault_latency_p99_us(self) -> np.ndarray:
@@ -190,24 +227,27 @@ class StepMetrics:
     def host(self, i: int) -> dict[str, object]:
         """Host ``i``'s metrics as plain Python lists and floats (for ``info`` and JSON)."""
         out: dict[str, object] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in self._public_names():
+            value = getattr(self, name)
             if isinstance(value, dict):
-                out[f.name] = {k: v[i].tolist() for k, v in value.items()}
+                out[name] = {k: v[i].tolist() for k, v in value.items()}
             else:
-                out[f.name] = value[i].tolist()
-        out["refault_latency_p99_us"] = self.refault_latency_p99_us[i].tolist()
+                out[name] = value[i].tolist()
         return out
+
+    @classmethod
+    def _public_names(cls) -> list[str]:
+        """Every figure's name: the public fields, then the ones computed on first read."""
+        return [f.name for f in fields(cls) if not f.name.startswith("_")] + list(cls.LAZY)
 
     def all_arrays(self) -> dict[str, np.ndarray]:
         """Every array, flattened names (``stall_s.zswap_refault``)."""
         out: dict[str, np.ndarray] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in self._public_names():
+            value = getattr(self, name)
             if isinstance(value, dict):
                 for k, v in value.items():
-                    out[f"{f.name}.{k}"] = v
+                    out[f"{name}.{k}"] = v
             else:
-                out[f.name] = value
-        out["refault_latency_p99_us"] = self.refault_latency_p99_us
+                out[name] = value
         return out

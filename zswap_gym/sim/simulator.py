@@ -75,6 +75,10 @@ MAX_RECLAIM_RETRIES = 16
 SCHEDULE_BLOCK = 512
 _ZSWAP_BYTES, _ZPOOL_BYTES = Loc.COUNT, Loc.COUNT + 1
 """Rows of the gauge tally after the Loc.COUNT location counts: zswap and zpool bytes per page."""
+_CPU_COUNTER_ROWS = [
+    COUNTER_NAMES.index(k) for k in ("cpu_compress_s", "cpu_decompress_s", "cpu_flush_s", "cpu_reclaim_s")
+]
+"""Rows of the counter block behind ``StepMetrics.cpu_s`` (compress, decompress, flush, reclaim)."""
 _UNIT24 = np.float32(2.0**-24)
 _TWO_P24 = np.float32(2.0**24)
 
@@ -1217,27 +1221,17 @@ class Simulator:
         st, host, acc = self.state, self.cfg.host, self.acc
         dev, swapin_us = device.dev, device.swapin_us
         g = self.gauges()
-        increments = iter(now_counters - before)
-        events = {name: next(increments) for name in COUNTER_NAMES}
+        increments = now_counters - before
         pages = host.chunk_pages
         refaults = acc.refault_pages
-        by_tier = acc._refault_by_tier  # (zswap, swap, zero) x (H, M) pages
         tier_means = self._tier_means_us.copy()  # zswap and zero-page means are fixed; swap-in varies
         tier_means[:, 1] = swapin_us
-        n_refaults = np.add.reduce(by_tier, axis=0)  # whole pages: exact
-        # Mean latency, the tiers' latencies weighted by their refaults (summed in tier order); 0 (0 / 1)
-        # without refaults.
-        latency_sum = np.add.reduce(by_tier * tier_means.T[:, :, None], axis=0)
-        mean_us = latency_sum / np.maximum(n_refaults, 1.0)
         footprint = g.footprint_pages * PAGE_SIZE
         saved = footprint - g.dram_bytes
-        # Refaults per footprint page, 0 for an empty footprint (x * False is 0).
-        promotion = n_refaults / np.maximum(g.footprint_pages, 1.0)
-        promotion *= g.footprint_pages > 0
-        promotion *= 60.0 / host.step_s
         writeback_pages = iter(acc._writeback_by_source * pages)
         budget_step = host.swap.write_budget_bytes_per_day * host.step_s / 86400.0
         written = device.bytes_written
+        cpu = increments[_CPU_COUNTER_ROWS]
         return StepMetrics(
             memory_current_bytes=g.memory_current,
             anon_resident_bytes=g.resident_pages * PAGE_SIZE,
@@ -1249,16 +1243,8 @@ class Simulator:
             dram_saved_bytes=saved,
             stall_s=dict(acc.stall_s),
             refault_pages=dict(refaults),
-            refault_latency_mean_us=mean_us,
-            cpu_s={
-                "compress": events["cpu_compress_s"],
-                "decompress": events["cpu_decompress_s"],
-                "flush": events["cpu_flush_s"],
-                "reclaim": events["cpu_reclaim_s"],
-            },
+            cpu_s={"compress": cpu[0], "decompress": cpu[1], "flush": cpu[2], "reclaim": cpu[3]},
             writeback_pages={name: next(writeback_pages) for name in WRITEBACK_SOURCES},
-            events=events,
-            promotion_rate_per_min=promotion,
             psi_some_avg10=st.psi_some_avg[..., 0].copy(),
             psi_some_avg60=st.psi_some_avg[..., 1].copy(),
             psi_full_avg10=st.psi_full_avg[..., 0].copy(),
@@ -1276,6 +1262,9 @@ class Simulator:
             host_device_backlog_bytes=st.device_backlog_pages * PAGE_SIZE,
             host_write_budget_used=written / budget_step,
             host_refault_tier_mean_us=tier_means,
+            _increments=increments,
+            _refault_by_tier=acc._refault_by_tier,
+            _step_s=host.step_s,
         )
 
     # ------------------------------------------------------------------------------------------
