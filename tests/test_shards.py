@@ -237,25 +237,41 @@ def test_a_dead_worker_is_reported_with_its_hosts():
         env.close()
 
 
-def test_prepared_step_gives_the_same_step_as_an_unprepared_one():
-    """``Simulator.prepare_step`` (what a worker computes ahead) changes nothing in the trajectory."""
+@pytest.mark.parametrize(
+    ("scenario_name", "steps", "ahead"),
+    [
+        ("default", 6, "every"),  # steady footprints: every step's touch times made ahead
+        ("working-set-shift", 185, "some"),  # all but the shift's step (1800 s)
+        ("batch-expand-high", 40, "some"),
+        ("diurnal", 40, "none"),  # footprints growing every step
+    ],
+)
+def test_prepared_step_gives_the_same_step_as_an_unprepared_one(scenario_name, steps, ahead):
+    """``Simulator.prepare_step`` (what a worker computes ahead: access draws and touch times,
+    reclaim's age histogram) changes nothing in the trajectory, also across footprint growth,
+    working-set shifts and diurnal load (where the touch times cannot be made ahead)."""
     from zswap_gym.sim import Simulator, load_scenario
 
-    scenario = load_scenario("default")
+    scenario = load_scenario(scenario_name)
     a, b = Simulator(scenario, num_hosts=3, seed=4), Simulator(scenario, num_hosts=3, seed=4)
     rng = np.random.default_rng(10)
-    for _ in range(6):
+    made_ahead = 0
+    for _ in range(steps):
         current = a.gauges().memory_current
         reclaim = current * rng.uniform(0.0, 0.02, current.shape)
         writeback = a.gauges().zswap_pages * 4096.0 * rng.uniform(0.0, 0.1, current.shape)
         ma = a.step(reclaim, writeback)
-        mb = b.step(reclaim, writeback, prepared=b.prepare_step())
+        prepared = b.prepare_step()
+        made_ahead += prepared.touches is not None
+        mb = b.step(reclaim, writeback, prepared=prepared)
         for key, value in ma.all_arrays().items():
             np.testing.assert_array_equal(value, mb.all_arrays()[key], err_msg=key)
     sa, sb = a.get_state(), b.get_state()
     np.testing.assert_array_equal(sa.loc, sb.loc)
     np.testing.assert_array_equal(sa.last_access_s, sb.last_access_s)
     assert all(np.array_equal(sa.rng[k], sb.rng[k]) for k in sa.rng)
+    assert made_ahead == {"every": steps, "none": 0}.get(ahead, made_ahead)
+    assert ahead != "some" or 0 < made_ahead < steps
 
 
 def test_a_stale_prepared_step_is_refused():

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..sim import ScenarioConfig
+from ..sim.simulator import PreparedStep
 from .actions import ActionConfig, validate_actions
 from .core import InfoBlocks, OffloadCore, resolve_scenario
 from .reward import RewardConfig
@@ -369,6 +370,7 @@ class ShardedCore:
         self._batch_action_shape = (self.num_envs, *self.action_shape)
         self.episode_seeds = np.zeros(self.num_envs, dtype=np.int64)
         self.last_obs: np.ndarray | None = None
+        self._local_prepared: PreparedStep | None = None
         self._slices = [slice(0, local.num_envs)] + [
             slice(w.first_host, w.first_host + w.num_hosts) for w in self._workers
         ]
@@ -420,9 +422,14 @@ class ShardedCore:
         for worker, part in zip(self._workers, self._slices[1:], strict=True):
             worker.block.actions[...] = valid[part]
             worker.post(_STEP, with_info)
+        prepared = self._local_prepared
+        if prepared is not None and not self.local.sim.is_current(prepared):
+            prepared = None  # something happened in between (a reset)
         obs, reward, terminated, truncated, blocks = self.local.step_blocks(
-            valid[self._slices[0]], with_info, checked=True
+            valid[self._slices[0]], with_info, checked=True, prepared=prepared
         )
+        # The workers take longer (they hold more hosts): meanwhile, compute ahead this shard's next step.
+        self._local_prepared = self.local.sim.prepare_step()
         for worker in self._workers:
             worker.wait_step()
         shards = [w.block for w in self._workers]

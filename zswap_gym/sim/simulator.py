@@ -128,6 +128,11 @@ class PreparedStep(NamedTuple):
     """The step's access draws (``uniform24_pair(C, "access")``)."""
     reclaim_histogram: AgeHistogram
     """Resident chunks by memcg and age bin at the step's start (what ``memory.reclaim`` sorts)."""
+    touches: tuple[np.ndarray, np.ndarray] | None
+    """Which chunks the step's accesses touch (before dropping unallocated ones) and their last
+    touch times (:meth:`Simulator._touch_times`), when the step will neither allocate nor shift a
+    working set (so the access rates stay as they are); else None. (The second draw array is used
+    up making them.)"""
 
 
 class _lazy:
@@ -811,9 +816,20 @@ class Simulator:
         """Compute ahead what the next :meth:`step` will compute whatever its requests: the access
         draws and the age histogram ``memory.reclaim`` selects from. Pass it to that step
         (``step(..., prepared=...)``); the trajectory is the same as without it."""
-        return PreparedStep(
-            self._generation, self.rng.peek24_pair(self.layout.num_chunks, "access"), self._reclaim_histogram()
-        )
+        st = self.state
+        draws = self.rng.peek24_pair(self.layout.num_chunks, "access")
+        target_chunks, rate_mult, shift, _ = self._schedule_rows(st.step_index)
+        touches = None
+        # Memory reclaim and writeback never allocate or free: the step allocates (and draws new
+        # rates) exactly when a footprint target is above what is allocated now.
+        grows = target_chunks > self.layout.block_len - self._chunk_counts()[Loc.ABSENT]
+        if not np.count_nonzero(grows) and not np.count_nonzero(shift):
+            touches = self._touch_times(self._access_rates(rate_mult), *draws, st.now_s)
+        return PreparedStep(self._generation, draws, self._reclaim_histogram(), touches)
+
+    def is_current(self, prepared: PreparedStep) -> bool:
+        """Whether ``prepared`` still applies to the next step (nothing changed since it was made)."""
+        return prepared.generation == self._generation
 
     def _bind_counters(self) -> None:
         """Make the counters views of one (len(COUNTER_NAMES), H, M) block, so a step's increments
@@ -1031,30 +1047,23 @@ class Simulator:
             u_band, u_rate = self.rng.pair_at(rows, cols, "shift_rate")
             st.rate_hz[rows, cols] = draw_access_rates(lay.owner[cols], self.tables, u_band, u_rate)
 
-    def _accesses(
-        self, rate_multiplier: np.ndarray, t0: np.ndarray, draws: tuple[np.ndarray, np.ndarray] | None = None
-    ) -> None:
-        """Touch chunks for one interval; fault back the ones that are not resident. ``draws``: the
-        step's access draws, peeked ahead (:meth:`prepare_step`); the stream moves past them here.
+    def _access_rates(self, rate_multiplier: np.ndarray) -> np.ndarray:
+        """Each chunk's access rate this step (H, C) float32: diurnal load and bursts scale the
+        drawn rates; without them the rates are used as drawn."""
+        st = self.state
+        if not np.count_nonzero(rate_multiplier != 1.0):
+            return st.rate_hz
+        return st.rate_hz * rate_multiplier[:, self.layout.owner]
 
-        A chunk with per-page rate ``r`` is touched with probability ``1 - exp(-r dt)``; its first
-        touch comes at ``-ln(1 - u1) / r`` and its last at ``dt - a`` with ``a`` drawn from the
-        backward recurrence time conditioned on at least one touch.
-        """
-        st, lay, host, acc = self.state, self.layout, self.cfg.host, self.acc
-        pages, dt = host.chunk_pages, np.float32(host.step_s)
-        owner = lay.owner
-        # Diurnal load and bursts scale the access rates; without them the rates are used as drawn.
-        rate = st.rate_hz if not np.count_nonzero(rate_multiplier != 1.0) else st.rate_hz * rate_multiplier[:, owner]
-        # u1, u2 as 24-bit whole numbers: the 2**-24 scale is folded into the cached constants.
-        if draws is None:
-            u1_24, u2_24 = self.rng.uniform24_pair(lay.num_chunks, "access")
-        else:
-            u1_24, u2_24 = draws
-            self.rng.advance("access")
+    def _touch_times(
+        self, rate: np.ndarray, u1_24: np.ndarray, u2_24: np.ndarray, t0: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Which chunks an interval from ``t0`` touches at rates ``rate`` (H, C) bool, allocated or
+        not, and each one's last touch time (H, C) float32 s (meaningless where not touched);
+        ``u2_24`` is used up."""
+        dt = np.float32(self.cfg.host.step_s)
         touch = self._touch_probabilities(rate, dt)
         touched = u1_24 < touch.p_touch_x2p24
-        touched &= st.loc != Loc.ABSENT
         # since_last = -ln(p_none + u2 p_touch) / r; the last touch t_end - since_last, in place.
         last = u2_24
         last *= touch.p_touch_x2m24
@@ -1062,7 +1071,35 @@ class Simulator:
         np.maximum(last, np.float32(1e-30), out=last)
         np.log(last, out=last)
         last /= rate
-        last += (t0 + host.step_s).astype(np.float32)[:, None]
+        last += (t0 + self.cfg.host.step_s).astype(np.float32)[:, None]
+        return touched, last
+
+    def _accesses(
+        self,
+        rate_multiplier: np.ndarray,
+        t0: np.ndarray,
+        draws: tuple[np.ndarray, np.ndarray] | None = None,
+        touches: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        """Touch chunks for one interval; fault back the ones that are not resident. ``draws``: the
+        step's access draws, peeked ahead (:meth:`prepare_step`); the stream moves past them here.
+        ``touches``: :meth:`_touch_times` of them, made ahead with this step's rates.
+
+        A chunk with per-page rate ``r`` is touched with probability ``1 - exp(-r dt)``; its first
+        touch comes at ``-ln(1 - u1) / r`` and its last at ``dt - a`` with ``a`` drawn from the
+        backward recurrence time conditioned on at least one touch.
+        """
+        st, lay, host, acc = self.state, self.layout, self.cfg.host, self.acc
+        pages = host.chunk_pages
+        rate = self._access_rates(rate_multiplier)
+        # u1, u2 as 24-bit whole numbers: the 2**-24 scale is folded into the cached constants.
+        if draws is None:
+            u1_24, u2_24 = self.rng.uniform24_pair(lay.num_chunks, "access")
+        else:
+            u1_24, u2_24 = draws
+            self.rng.advance("access")
+        touched, last = self._touch_times(rate, u1_24, u2_24, t0) if touches is None else touches
+        touched &= st.loc != Loc.ABSENT
         st.last_access_s = blend(touched, last, st.last_access_s)
         faults = touched & (st.loc != Loc.RESIDENT)
         flat = flat_nonzero(faults)
@@ -1198,7 +1235,10 @@ class Simulator:
             self.zswap_proactive_writeback(np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s)
         target_chunks, rate_mult, shift, invert = self._schedule_rows(st.step_index)
         self._workload_changes(target_chunks, shift, invert, t0)
-        self._accesses(rate_mult, t0, None if prepared is None else prepared.access_draws)
+        if prepared is None:
+            self._accesses(rate_mult, t0)
+        else:
+            self._accesses(rate_mult, t0, prepared.access_draws, prepared.touches)
         st.now_s = t0 + host.step_s
         limits_set = self._memcg_limits_set()  # (no knob changes within the step)
         self._reactive_reclaim(limits_set)
