@@ -252,6 +252,12 @@ def test_age_histograms_with_empty_blocks_anywhere_equal_the_plain_count(seed: i
 # -- info, reward, the SB3 adapter -----------------------------------------------------------
 
 
+def test_every_age_edge_is_positive() -> None:
+    """The age masks zero the ages outside their location instead of combining each mask with the
+    location: right only while every edge is above 0 s."""
+    assert min(RESIDENT_AGE_EDGES_S + ZSWAP_AGE_EDGES_S) > 0.0
+
+
 @pytest.mark.parametrize("autoreset", ["NextStep", "SameStep"])
 def test_vector_info_and_reward_equal_the_plain_computation(autoreset: str) -> None:
     env = HostOffloadVectorEnv(num_envs=3, max_episode_steps=7, autoreset_mode=autoreset)

@@ -294,10 +294,11 @@ class ObservationBuilder:
         for loc, since, edges in kinds:  # 2 locations x 2-3 edges, not chunks
             np.equal(st.loc, loc, out=where)
             np.subtract(now, since, out=age)
+            # Age 0 outside the location: below every edge (all > 0), so each mask is "in the
+            # location and at least this old" without a pass per edge to combine them.
+            np.multiply(age, where, out=age)
             for edge in edges:
-                older = next(rows)
-                np.greater_equal(age, edge, out=older)
-                np.logical_and(older, where, out=older)
+                np.greater_equal(age, edge, out=next(rows))
         counts = np.add.reduceat(sc.masks, sc.block_starts, axis=1, dtype=sc.count_dtype)
         counts = counts.reshape(sc.counts_shape)  # (masks, H, M)
         if sc.nonempty is not None:
