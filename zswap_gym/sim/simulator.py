@@ -114,6 +114,17 @@ class _DeviceTotals(NamedTuple):
     bytes_read: np.ndarray
 
 
+class PreparedTouches(NamedTuple):
+    """A step's touches made ahead (when its access rates are known: no allocation, no working-set
+    shift): ``touched`` (H, C) bool, ``last`` (H, C) float32 last touch times; and, when the step
+    frees nothing either, ``touched`` already excludes unallocated chunks and ``blended`` is the
+    step's new ``last_access_s`` (None otherwise: then ``touched`` still includes them)."""
+
+    touched: np.ndarray
+    last: np.ndarray
+    blended: np.ndarray | None
+
+
 class PreparedStep(NamedTuple):
     """The part of the next step that no action changes, computed ahead by
     :meth:`Simulator.prepare_step` (a sharded env's worker does it while the policy thinks).
@@ -128,11 +139,13 @@ class PreparedStep(NamedTuple):
     """The step's access draws (``uniform24_pair(C, "access")``)."""
     reclaim_histogram: AgeHistogram
     """Resident chunks by memcg and age bin at the step's start (what ``memory.reclaim`` sorts)."""
-    touches: tuple[np.ndarray, np.ndarray] | None
-    """Which chunks the step's accesses touch (before dropping unallocated ones) and their last
-    touch times (:meth:`Simulator._touch_times`), when the step will neither allocate nor shift a
-    working set (so the access rates stay as they are); else None. (The second draw array is used
-    up making them.)"""
+    touches: PreparedTouches | None
+    """The step's touches, when the step will neither allocate nor shift a working set (so the
+    access rates stay as they are); else None. (The second draw array is used up making them.)"""
+    schedule: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    """The step's schedule rows (:meth:`Simulator._schedule_rows`)."""
+    accumulator: StepAccumulator
+    """A zeroed accumulator for the step after (what the step installs at its end)."""
 
 
 class _lazy:
@@ -787,6 +800,7 @@ class Simulator:
             self.submit_writes(n_disk.sum(axis=1))
         if kept.size:  # AOP_WRITEPAGE_ACTIVATE: back to the active list
             st.last_access_s.reshape(-1)[kept] = self.now_f32[kept // lay.num_chunks, 0]
+            self._activated_in_step = True
         scanned = np.bincount(keys[selected], minlength=groups).reshape(st.memory_high.shape).astype(np.float64)
         reclaimed = scanned  # every scanned chunk left the LRU unless kept
         if kept.size:
@@ -818,14 +832,21 @@ class Simulator:
         (``step(..., prepared=...)``); the trajectory is the same as without it."""
         st = self.state
         draws = self.rng.peek24_pair(self.layout.num_chunks, "access")
-        target_chunks, rate_mult, shift, _ = self._schedule_rows(st.step_index)
+        schedule = self._schedule_rows(st.step_index)
+        target_chunks, rate_mult, shift, _ = schedule
         touches = None
         # Memory reclaim and writeback never allocate or free: the step allocates (and draws new
-        # rates) exactly when a footprint target is above what is allocated now.
-        grows = target_chunks > self.layout.block_len - self._chunk_counts()[Loc.ABSENT]
-        if not np.count_nonzero(grows) and not np.count_nonzero(shift):
-            touches = self._touch_times(self._access_rates(rate_mult), *draws, st.now_s)
-        return PreparedStep(self._generation, draws, self._reclaim_histogram(), touches)
+        # rates) exactly when a footprint target is above what is allocated now, frees when below.
+        allocated = self.layout.block_len - self._chunk_counts()[Loc.ABSENT]
+        if not np.count_nonzero(target_chunks > allocated) and not np.count_nonzero(shift):
+            touched, last = self._touch_times(self._access_rates(rate_mult), *draws, st.now_s)
+            blended = None
+            if not np.count_nonzero(target_chunks < allocated):  # nothing freed: allocation as now
+                touched &= st.loc != Loc.ABSENT
+                blended = blend(touched, last, st.last_access_s)
+            touches = PreparedTouches(touched, last, blended)
+        accumulator = StepAccumulator(self.num_hosts, self.num_memcgs, self.psi_windows)
+        return PreparedStep(self._generation, draws, self._reclaim_histogram(), touches, schedule, accumulator)
 
     def is_current(self, prepared: PreparedStep) -> bool:
         """Whether ``prepared`` still applies to the next step (nothing changed since it was made)."""
@@ -1079,11 +1100,11 @@ class Simulator:
         rate_multiplier: np.ndarray,
         t0: np.ndarray,
         draws: tuple[np.ndarray, np.ndarray] | None = None,
-        touches: tuple[np.ndarray, np.ndarray] | None = None,
+        touches: PreparedTouches | None = None,
     ) -> None:
         """Touch chunks for one interval; fault back the ones that are not resident. ``draws``: the
         step's access draws, peeked ahead (:meth:`prepare_step`); the stream moves past them here.
-        ``touches``: :meth:`_touch_times` of them, made ahead with this step's rates.
+        ``touches``: the touches made ahead with this step's rates (:class:`PreparedTouches`).
 
         A chunk with per-page rate ``r`` is touched with probability ``1 - exp(-r dt)``; its first
         touch comes at ``-ln(1 - u1) / r`` and its last at ``dt - a`` with ``a`` drawn from the
@@ -1098,9 +1119,16 @@ class Simulator:
         else:
             u1_24, u2_24 = draws
             self.rng.advance("access")
-        touched, last = self._touch_times(rate, u1_24, u2_24, t0) if touches is None else touches
-        touched &= st.loc != Loc.ABSENT
-        st.last_access_s = blend(touched, last, st.last_access_s)
+        if touches is None:
+            touched, last = self._touch_times(rate, u1_24, u2_24, t0)
+        else:
+            touched, last, blended = touches
+        if touches is None or blended is None:
+            touched &= st.loc != Loc.ABSENT
+        if touches is not None and blended is not None and not self._activated_in_step:
+            st.last_access_s = blended  # no last-access time changed since it was made
+        else:
+            st.last_access_s = blend(touched, last, st.last_access_s)
         faults = touched & (st.loc != Loc.RESIDENT)
         flat = flat_nonzero(faults)
         if not flat.size:
@@ -1228,12 +1256,14 @@ class Simulator:
         if prepared is not None and prepared.generation != self._generation:
             raise ValueError("prepared step is stale: the simulator changed after prepare_step()")
         t0 = st.now_s.copy()
+        self._activated_in_step = False  # set when reclaim puts a chunk back on the active list
         if reclaim_bytes is not None and np.count_nonzero(reclaim_bytes):
             histogram = None if prepared is None else prepared.reclaim_histogram
             self._memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active, None, histogram)
         if writeback_bytes is not None and np.count_nonzero(writeback_bytes):
             self.zswap_proactive_writeback(np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s)
-        target_chunks, rate_mult, shift, invert = self._schedule_rows(st.step_index)
+        schedule = self._schedule_rows(st.step_index) if prepared is None else prepared.schedule
+        target_chunks, rate_mult, shift, invert = schedule
         self._workload_changes(target_chunks, shift, invert, t0)
         if prepared is None:
             self._accesses(rate_mult, t0)
@@ -1252,7 +1282,7 @@ class Simulator:
         now_counters = self._stacked_counters()
         metrics = self._metrics(self._counters_at_step_start, now_counters, device, some_s)
         # Operations between steps (cgroup writes) count toward the next step.
-        self.acc = StepAccumulator(h, m, self.psi_windows)
+        self.acc = StepAccumulator(h, m, self.psi_windows) if prepared is None else prepared.accumulator
         self._counters_at_step_start = now_counters
         self._changed()
         return metrics
