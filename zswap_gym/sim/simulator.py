@@ -146,6 +146,9 @@ class PreparedStep(NamedTuple):
     """The step's schedule rows (:meth:`Simulator._schedule_rows`)."""
     accumulator: StepAccumulator
     """A zeroed accumulator for the step after (what the step installs at its end)."""
+    zswap_entries: np.ndarray
+    """Every zswap entry's flat chunk index at the step's start (what the proactive writeback walks,
+    with the entries the step's reclaim stores)."""
 
 
 class _lazy:
@@ -323,6 +326,7 @@ class Simulator:
         self._touch_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.acc = StepAccumulator(num_hosts, m, self.psi_windows)
         self._generation = 0  # changes made through the simulator's API (see PreparedStep)
+        self._walks = 0  # zswap LRU walks that wrote entries back (removed them from zswap)
         self.reset(seed)
 
     def _precompute(self) -> None:
@@ -695,13 +699,20 @@ class Simulator:
         the age-threshold form of ``memory.zswap.proactive_writeback``): write back up to
         ``request_bytes`` (H, M) of stored pages (original size) from the LRU's old end, second
         chance applied. Returns bytes written back (H, M); may be less than asked."""
+        return self._zswap_proactive_writeback(request_bytes, min_age_s)
+
+    def _zswap_proactive_writeback(
+        self, request_bytes: np.ndarray, min_age_s: np.ndarray | float | None, entries: np.ndarray | None = None
+    ) -> np.ndarray:
+        """:meth:`zswap_proactive_writeback`; ``entries``: every zswap entry's flat chunk index (any
+        order), when the caller knows them."""
         self._changed()
         request = _checked_request(request_bytes, "proactive writeback", (self.num_hosts, self.num_memcgs))
         age = None
         if min_age_s is not None:
             age = np.broadcast_to(np.asarray(min_age_s, dtype=np.float32), request.shape)
         written = zswap_writeback_walk(
-            self, write_target=request / self.cfg.host.chunk_bytes, min_age_s=age, source="proactive"
+            self, write_target=request / self.cfg.host.chunk_bytes, min_age_s=age, source="proactive", entries=entries
         )
         return written * self.cfg.host.chunk_bytes
 
@@ -780,7 +791,10 @@ class Simulator:
         selected = select_oldest_flat(None, None, target, lay, histogram)
         is_zero = st.compressed_bytes.reshape(-1)[selected] == 0
         zero = selected[is_zero]
-        rejected = zswap_store(self, selected[~is_zero])
+        candidates = selected[~is_zero]
+        rejected = zswap_store(self, candidates)
+        # The chunks this reclaim added to zswap, when simply known (every candidate stored).
+        self._stored_in_reclaim = candidates if not rejected.size else None
         keys = self._memcg_keys
         to_disk = kept = rejected  # (none rejected: both empty)
         if rejected.size:
@@ -846,7 +860,10 @@ class Simulator:
                 blended = blend(touched, last, st.last_access_s)
             touches = PreparedTouches(touched, last, blended)
         accumulator = StepAccumulator(self.num_hosts, self.num_memcgs, self.psi_windows)
-        return PreparedStep(self._generation, draws, self._reclaim_histogram(), touches, schedule, accumulator)
+        zswap_entries = flat_nonzero(st.loc == Loc.ZSWAP)
+        return PreparedStep(
+            self._generation, draws, self._reclaim_histogram(), touches, schedule, accumulator, zswap_entries
+        )
 
     def is_current(self, prepared: PreparedStep) -> bool:
         """Whether ``prepared`` still applies to the next step (nothing changed since it was made)."""
@@ -1257,11 +1274,19 @@ class Simulator:
             raise ValueError("prepared step is stale: the simulator changed after prepare_step()")
         t0 = st.now_s.copy()
         self._activated_in_step = False  # set when reclaim puts a chunk back on the active list
+        # zswap entries at the step's start, and those the reclaim below adds (while no walk removes any).
+        entries = None if prepared is None else [prepared.zswap_entries]
+        walks = getattr(self, "_walks", 0)
+        self._stored_in_reclaim = np.zeros(0, dtype=np.intp)
         if reclaim_bytes is not None and np.count_nonzero(reclaim_bytes):
             histogram = None if prepared is None else prepared.reclaim_histogram
             self._memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active, None, histogram)
+            if entries is not None:
+                stored = self._stored_in_reclaim
+                entries = None if stored is None or getattr(self, "_walks", 0) != walks else [entries[0], stored]
         if writeback_bytes is not None and np.count_nonzero(writeback_bytes):
-            self.zswap_proactive_writeback(np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s)
+            known = None if entries is None else np.concatenate(entries)
+            self._zswap_proactive_writeback(np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s, known)
         schedule = self._schedule_rows(st.step_index) if prepared is None else prepared.schedule
         target_chunks, rate_mult, shift, invert = schedule
         self._workload_changes(target_chunks, shift, invert, t0)

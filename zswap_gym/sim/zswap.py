@@ -155,6 +155,7 @@ def zswap_writeback_walk(
     visit_budget: np.ndarray | None = None,
     min_age_s: np.ndarray | None = None,
     source: str,
+    entries: np.ndarray | None = None,
 ) -> np.ndarray:
     """Walk each memcg's zswap LRU from its oldest entry (``list_lru_walk_one()`` with
     ``shrink_memcg_cb()``): a referenced entry has its bit cleared and is rotated to the young end
@@ -165,7 +166,9 @@ def zswap_writeback_walk(
     proactive and pool-limit paths), or ``visit_budget`` (H, M) chunks to visit (the shrinker and
     ``memory.zswap.max`` paths). ``min_age_s`` (H, M) seconds restricts the walk to entries older
     than that (the age-threshold form of proactive writeback). Memcgs with
-    ``memory.zswap.writeback = 0`` are skipped. Returns chunks written back per (H, M), float64.
+    ``memory.zswap.writeback = 0`` are skipped. ``entries``: the flat chunk index of every zswap
+    entry, in any order, when the caller knows them (else found here). Returns chunks written back
+    per (H, M), float64.
     """
     st, lay, pages = sim.state, sim.layout, sim.cfg.host.chunk_pages
     h, c = st.loc.shape
@@ -180,8 +183,8 @@ def zswap_writeback_walk(
         if not np.count_nonzero(walked):  # nothing asked of any memcg that may write back
             return np.zeros((h, lay.num_memcgs))
     # The walk works on the compacted list of entries (flat chunk indices) of the memcgs walked.
-    idx = flat_nonzero(st.loc == Loc.ZSWAP)
-    group = keys[idx]  # ascending, as memcg blocks are contiguous
+    idx = flat_nonzero(st.loc == Loc.ZSWAP) if entries is None else entries
+    group = keys[idx]  # ascending (as memcg blocks are contiguous) unless ``entries`` came in another order
     if visit_budget is not None:
         if not may_write.all():
             keep = may_write[group]
@@ -199,7 +202,10 @@ def zswap_writeback_walk(
     # Into each memcg's LRU order, oldest first (``group``, the major key, is ascending already and
     # stays as it is). List positions are whole numbers, unique per host, well inside +-2**39: one
     # float key sorts by (memcg, position) exactly.
-    idx = idx[(group * _GROUP_STRIDE + st.lru_seq.reshape(-1)[idx]).argsort()]
+    order = (group * _GROUP_STRIDE + st.lru_seq.reshape(-1)[idx]).argsort()
+    idx = idx[order]
+    if entries is not None:
+        group = group[order]  # (already in that order when ascending)
     referenced = st.referenced.reshape(-1)[idx]
     # Each memcg's walk visits a prefix of its list: with a visit budget, the first ``limit``
     # entries; with a write target, the entries up to the one that completes it, every referenced
@@ -231,6 +237,7 @@ def zswap_writeback_walk(
         written_idx = idx[written]
         written_idx.sort()
         sim.set_loc(written_idx, Loc.WRITEBACK, from_loc=Loc.ZSWAP)
+        sim._walks = getattr(sim, "_walks", 0) + 1  # zswap lost entries (see Simulator.step)
         sim.lru_push_tail(written_idx)  # write queue order (FIFO completion)
         written_pages = n_written * pages
         st.counters["zswpwb"] += written_pages
