@@ -21,7 +21,7 @@ request; the cgroup file interface (:mod:`zswap_gym.cgroup`) calls them for one 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import NamedTuple
 
@@ -128,6 +128,7 @@ class PreparedTouches(NamedTuple):
 class PreparedStep(NamedTuple):
     """The part of the next step that no action changes, computed ahead by
     :meth:`Simulator.prepare_step` (a sharded env's worker does it while the policy thinks).
+    A part left None is computed by the step itself.
 
     Valid for the step it was made before, as long as nothing changes the simulator in between
     (:meth:`Simulator.step` refuses it otherwise, except direct edits of state arrays, which it
@@ -135,18 +136,18 @@ class PreparedStep(NamedTuple):
 
     generation: int
     """The simulator's change count when it was made."""
-    access_draws: tuple[np.ndarray, np.ndarray]
-    """The step's access draws (``uniform24_pair(C, "access")``)."""
-    reclaim_histogram: AgeHistogram
-    """Resident chunks by memcg and age bin at the step's start (what ``memory.reclaim`` sorts)."""
-    touches: PreparedTouches | None
-    """The step's touches, when the step will neither allocate nor shift a working set (so the
-    access rates stay as they are); else None. (The second draw array is used up making them.)"""
-    schedule: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    schedule: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
     """The step's schedule rows (:meth:`Simulator._schedule_rows`)."""
-    accumulator: StepAccumulator
+    accumulator: StepAccumulator | None = None
     """A zeroed accumulator for the step after (what the step installs at its end)."""
-    zswap_entries: np.ndarray
+    reclaim_histogram: AgeHistogram | None = None
+    """Resident chunks by memcg and age bin at the step's start (what ``memory.reclaim`` sorts)."""
+    access_draws: tuple[np.ndarray, np.ndarray] | None = None
+    """The step's access draws (``uniform24_pair(C, "access")``)."""
+    touches: PreparedTouches | None = None
+    """The step's touches, when the step will neither allocate nor shift a working set (so the
+    access rates stay as they are). (The second draw array is used up making them.)"""
+    zswap_entries: np.ndarray | None = None
     """Every zswap entry's flat chunk index at the step's start (what the proactive writeback walks,
     with the entries the step's reclaim stores)."""
 
@@ -840,30 +841,37 @@ class Simulator:
         st = self.state
         return age_histogram(st.loc == Loc.RESIDENT, age_bins(self.now_f32 - st.last_access_s), self.layout)
 
-    def prepare_step(self) -> PreparedStep:
-        """Compute ahead what the next :meth:`step` will compute whatever its requests: the access
-        draws and the age histogram ``memory.reclaim`` selects from. Pass it to that step
-        (``step(..., prepared=...)``); the trajectory is the same as without it."""
+    def prepare_step(self, stop: Callable[[], bool] | None = None) -> PreparedStep:
+        """Compute ahead what the next :meth:`step` will compute whatever its requests: its schedule
+        rows, the age histogram ``memory.reclaim`` selects from, the access draws and touches, the
+        zswap entries. Pass it to that step (``step(..., prepared=...)``); the trajectory is the
+        same as without it. ``stop`` is asked between those parts: once it says True, the rest is
+        left to the step."""
         st = self.state
-        draws = self.rng.peek24_pair(self.layout.num_chunks, "access")
         schedule = self._schedule_rows(st.step_index)
         target_chunks, rate_mult, shift, _ = schedule
-        touches = None
-        # Memory reclaim and writeback never allocate or free: the step allocates (and draws new
-        # rates) exactly when a footprint target is above what is allocated now, frees when below.
-        allocated = self.layout.block_len - self._chunk_counts()[Loc.ABSENT]
-        if not np.count_nonzero(target_chunks > allocated) and not np.count_nonzero(shift):
-            touched, last = self._touch_times(self._access_rates(rate_mult), *draws, st.now_s)
-            blended = None
-            if not np.count_nonzero(target_chunks < allocated):  # nothing freed: allocation as now
-                touched &= st.loc != Loc.ABSENT
-                blended = blend(touched, last, st.last_access_s)
-            touches = PreparedTouches(touched, last, blended)
         accumulator = StepAccumulator(self.num_hosts, self.num_memcgs, self.psi_windows)
-        zswap_entries = flat_nonzero(st.loc == Loc.ZSWAP)
-        return PreparedStep(
-            self._generation, draws, self._reclaim_histogram(), touches, schedule, accumulator, zswap_entries
-        )
+        parts: dict[str, object] = {}
+        for part in ("reclaim_histogram", "access", "zswap_entries"):
+            if stop is not None and stop():
+                break
+            if part == "reclaim_histogram":
+                parts[part] = self._reclaim_histogram()
+            elif part == "zswap_entries":
+                parts[part] = flat_nonzero(st.loc == Loc.ZSWAP)
+            else:
+                draws = parts["access_draws"] = self.rng.peek24_pair(self.layout.num_chunks, "access")
+                # Memory reclaim and writeback never allocate or free: the step allocates (and draws new
+                # rates) exactly when a footprint target is above what is allocated now, frees when below.
+                allocated = self.layout.block_len - self._chunk_counts()[Loc.ABSENT]
+                if not np.count_nonzero(target_chunks > allocated) and not np.count_nonzero(shift):
+                    touched, last = self._touch_times(self._access_rates(rate_mult), *draws, st.now_s)
+                    blended = None
+                    if not np.count_nonzero(target_chunks < allocated):  # nothing freed: allocation as now
+                        touched &= st.loc != Loc.ABSENT
+                        blended = blend(touched, last, st.last_access_s)
+                    parts["touches"] = PreparedTouches(touched, last, blended)
+        return PreparedStep(self._generation, schedule, accumulator, **parts)
 
     def is_current(self, prepared: PreparedStep) -> bool:
         """Whether ``prepared`` still applies to the next step (nothing changed since it was made)."""
@@ -1275,7 +1283,7 @@ class Simulator:
         t0 = st.now_s.copy()
         self._activated_in_step = False  # set when reclaim puts a chunk back on the active list
         # zswap entries at the step's start, and those the reclaim below adds (while no walk removes any).
-        entries = None if prepared is None else [prepared.zswap_entries]
+        entries = None if prepared is None or prepared.zswap_entries is None else [prepared.zswap_entries]
         walks = getattr(self, "_walks", 0)
         self._stored_in_reclaim = np.zeros(0, dtype=np.intp)
         if reclaim_bytes is not None and np.count_nonzero(reclaim_bytes):
@@ -1287,7 +1295,8 @@ class Simulator:
         if writeback_bytes is not None and np.count_nonzero(writeback_bytes):
             known = None if entries is None else np.concatenate(entries)
             self._zswap_proactive_writeback(np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s, known)
-        schedule = self._schedule_rows(st.step_index) if prepared is None else prepared.schedule
+        schedule = prepared.schedule if prepared is not None and prepared.schedule is not None else None
+        schedule = self._schedule_rows(st.step_index) if schedule is None else schedule
         target_chunks, rate_mult, shift, invert = schedule
         self._workload_changes(target_chunks, shift, invert, t0)
         if prepared is None:
@@ -1307,7 +1316,8 @@ class Simulator:
         now_counters = self._stacked_counters()
         metrics = self._metrics(self._counters_at_step_start, now_counters, device, some_s)
         # Operations between steps (cgroup writes) count toward the next step.
-        self.acc = StepAccumulator(h, m, self.psi_windows) if prepared is None else prepared.accumulator
+        accumulator = None if prepared is None else prepared.accumulator
+        self.acc = StepAccumulator(h, m, self.psi_windows) if accumulator is None else accumulator
         self._counters_at_step_start = now_counters
         self._changed()
         return metrics
