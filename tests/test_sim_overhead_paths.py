@@ -194,6 +194,27 @@ def test_figures_computed_on_first_read_are_in_every_listing_and_match_the_count
     np.testing.assert_array_equal(clone.refault_latency_mean_us, m.refault_latency_mean_us)
 
 
+@pytest.mark.parametrize("scenario_name", ["default", "crowded-small-host", "ml-incompressible", "batch-expand-high"])
+def test_no_host_ever_uses_more_dram_than_its_bound(scenario_name: str) -> None:
+    """The DRAM bound behind skipping the watermark and host-OOM checks (every chunk slot
+    allocated, each page resident or a whole-page zswap entry with its metadata, plus the memory
+    outside the tenants) is never exceeded, whatever reclaim and writeback do; the default
+    scenario's bound lies below its low watermark, a crowded host's does not."""
+    sim = Simulator(load_scenario(scenario_name), num_hosts=2, seed=1)
+    rng = np.random.default_rng(2)
+    host = sim.cfg.host
+    for _ in range(30):
+        g = sim.gauges()
+        sim.step(
+            reclaim_bytes=g.memory_current * rng.uniform(0, 0.2, size=g.memory_current.shape),
+            writeback_bytes=g.zswap_pages * PAGE_SIZE * rng.uniform(0, 0.5, size=g.memory_current.shape),
+        )
+        assert (sim.gauges().dram_used_host <= sim._dram_bound_bytes).all()
+    low_free = host.dram_bytes * host.watermark_low_percent / 100.0
+    below_watermark_possible = host.dram_bytes - sim._dram_bound_bytes < low_free
+    assert below_watermark_possible == (scenario_name == "crowded-small-host")
+
+
 def test_reclaim_under_an_unreachable_swap_max_equals_reclaim_without_one() -> None:
     """The memory.swap.max room is skipped where no memcg sets it; a limit nothing reaches gives the
     same step."""

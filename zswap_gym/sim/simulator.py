@@ -79,6 +79,8 @@ _CPU_COUNTER_ROWS = [
     COUNTER_NAMES.index(k) for k in ("cpu_compress_s", "cpu_decompress_s", "cpu_flush_s", "cpu_reclaim_s")
 ]
 """Rows of the counter block behind ``StepMetrics.cpu_s`` (compress, decompress, flush, reclaim)."""
+_BOUND_MARGIN_BYTES = 2.0**20
+"""Slack kept below a watermark when it is ruled out from the DRAM bound alone."""
 _UNIT24 = np.float32(2.0**-24)
 _TWO_P24 = np.float32(2.0**24)
 
@@ -343,6 +345,13 @@ class Simulator:
         self._tier_means_us[:, 0] = host.page_fault_us + host.compressor.decompress_us_per_page
         self._tier_means_us[:, 1] = np.nan
         self._tier_means_us[:, 2] = host.page_fault_us
+        # The most DRAM a host can ever use: every chunk slot of every tenant allocated, each page
+        # resident (4 KiB) or a zswap entry (at most 4 KiB in the pool, plus its metadata), plus the
+        # memory outside the tenants. Below the watermarks, no host check can ever trigger.
+        per_page = PAGE_SIZE + host.zswap.entry_metadata_bytes
+        self._dram_bound_bytes = (
+            float(self.layout.block_len.sum()) * host.chunk_pages * per_page + host.other_used_bytes
+        )
 
     # ------------------------------------------------------------------------------------------
     # Set-up
@@ -924,10 +933,14 @@ class Simulator:
         :meth:`_memcg_limits_set`."""
         st, host, acc = self.state, self.cfg.host, self.acc
         pages, chunk_bytes = host.chunk_pages, host.chunk_bytes
-        g = self.gauges()
         if not limits_set:
             dram0 = float(host.dram_bytes)
-            above_low = dram0 - g.dram_used_host >= dram0 * host.watermark_low_percent / 100.0
+            low_free = dram0 * host.watermark_low_percent / 100.0
+            if dram0 - getattr(self, "_dram_bound_bytes", np.inf) >= low_free + _BOUND_MARGIN_BYTES:
+                return  # no host can ever get below its low watermark
+        g = self.gauges()
+        if not limits_set:
+            above_low = dram0 - g.dram_used_host >= low_free
             if np.count_nonzero(above_low) == self.num_hosts:  # every host's free memory above the low watermark
                 return
         usage = g.memory_current
@@ -982,6 +995,8 @@ class Simulator:
         queued for write do not count: the kernel waits for them) or the host ran out of DRAM.
         ``limits_set``: :meth:`_memcg_limits_set`."""
         st, host, acc = self.state, self.cfg.host, self.acc
+        if not limits_set and getattr(self, "_dram_bound_bytes", np.inf) + _BOUND_MARGIN_BYTES <= host.dram_bytes:
+            return  # no memcg limits, and no host can ever outgrow its DRAM
         g = self.gauges()
         if not limits_set and np.count_nonzero(g.dram_used_host <= host.dram_bytes) == self.num_hosts:
             return  # no memcg limits, and every host fits in DRAM
