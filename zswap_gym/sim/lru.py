@@ -152,12 +152,14 @@ def select_oldest_flat(
     target = np.asarray(target_chunks, dtype=np.int64).reshape(h, groups)
     if not np.count_nonzero(target > 0):
         return np.zeros(0, dtype=np.intp)
-    slot, counts = histogram if histogram is not None else age_histogram(eligible, bins, layout)
-    at_or_older = np.zeros((h, groups, AGE_BINS + 1), dtype=np.int64)
-    np.cumsum(counts[..., ::-1], axis=-1, out=at_or_older[..., AGE_BINS - 1 :: -1])
-    thr = np.maximum((at_or_older[..., :AGE_BINS] >= target[..., None]).sum(-1) - 1, 0)
+    slot, at_or_older, search_keys = histogram if histogram is not None else age_histogram(eligible, bins, layout)
+    # Each memcg's threshold: the bins where at least ``target`` chunks are that old or older are
+    # the first ``count`` (at_or_older only falls with the bin), found in one search over all rows.
+    rows = np.arange(h * groups, dtype=np.int64)
+    count = search_keys.searchsorted(rows * _ROW_STRIDE - target.ravel(), side="right") - rows * AGE_BINS
+    thr = np.maximum(count - 1, 0).reshape(h, groups)
     thr[target <= 0] = AGE_BINS
-    older = at_or_older.reshape(-1, AGE_BINS + 1)[np.arange(h * groups), np.minimum(thr + 1, AGE_BINS).ravel()]
+    older = at_or_older.reshape(-1, AGE_BINS + 1)[rows, np.minimum(thr + 1, AGE_BINS).ravel()]
     need = np.maximum(target.ravel() - older, 0)
     # Candidates: eligible chunks in their memcg's threshold bin or older (slot = bin + 1 > thr).
     thr_slot = np.repeat(thr.astype(np.int8), layout.block_len, axis=1)
@@ -172,12 +174,20 @@ def select_oldest_flat(
 
 
 class AgeHistogram(NamedTuple):
-    """What :func:`select_oldest_flat` counts before it looks at the targets: ``slot`` (H, C) int8,
-    each eligible chunk's age bin + 1 (0 for the others), and ``counts`` (H, M, AGE_BINS) int64,
-    eligible chunks per memcg and bin."""
+    """What :func:`select_oldest_flat` counts before it looks at the targets."""
 
     slot: np.ndarray
-    counts: np.ndarray
+    """(H, C) int8: each eligible chunk's age bin + 1, 0 for the others."""
+    at_or_older: np.ndarray
+    """(H, M, AGE_BINS + 1) int64: eligible chunks per memcg in that bin or an older one (the last
+    column 0)."""
+    search_keys: np.ndarray
+    """(H * M * AGE_BINS,) int64, ascending: ``row * _ROW_STRIDE - at_or_older[row, bin]`` for
+    row = host * M + memcg."""
+
+
+_ROW_STRIDE = 2**32
+"""Spacing of the memcg rows in :attr:`AgeHistogram.search_keys` (above any chunk count)."""
 
 
 def age_histogram(eligible: np.ndarray, bins: np.ndarray, layout: ChunkLayout) -> AgeHistogram:
@@ -186,9 +196,19 @@ def age_histogram(eligible: np.ndarray, bins: np.ndarray, layout: ChunkLayout) -
     # Age bin + 1 of eligible chunks, 0 for the others (int8: three cheap passes, no branches).
     slot = bins + np.int8(1)
     slot *= eligible
+    m = layout.num_memcgs
     stride = AGE_BINS + 1
-    counts = np.bincount(layout.bin_keys(h) + slot.ravel(), minlength=h * layout.num_memcgs * stride)
-    return AgeHistogram(slot, counts.reshape(h, layout.num_memcgs, stride)[..., 1:])
+    counts = np.bincount(layout.bin_keys(h) + slot.ravel(), minlength=h * m * stride)
+    counts = counts.reshape(h, m, stride)[..., 1:]
+    at_or_older = np.zeros((h, m, AGE_BINS + 1), dtype=np.int64)
+    np.cumsum(counts[..., ::-1], axis=-1, out=at_or_older[..., AGE_BINS - 1 :: -1])
+    search_keys = _row_offsets(h * m) - at_or_older[..., :AGE_BINS].reshape(h * m, AGE_BINS)
+    return AgeHistogram(slot, at_or_older, search_keys.ravel())
+
+
+def _row_offsets(rows: int) -> np.ndarray:
+    """(rows, 1) int64: ``row * _ROW_STRIDE``."""
+    return (np.arange(rows, dtype=np.int64) * _ROW_STRIDE)[:, None]
 
 
 def select_in_order(
