@@ -119,12 +119,14 @@ class _DeviceTotals(NamedTuple):
 class PreparedTouches(NamedTuple):
     """A step's touches made ahead (when its access rates are known: no allocation, no working-set
     shift): ``touched`` (H, C) bool, ``last`` (H, C) float32 last touch times; and, when the step
-    frees nothing either, ``touched`` already excludes unallocated chunks and ``blended`` is the
-    step's new ``last_access_s`` (None otherwise: then ``touched`` still includes them)."""
+    frees nothing either, ``touched`` already excludes unallocated chunks, ``blended`` is the
+    step's new ``last_access_s`` and ``faults`` the flat indices of the touched chunks not resident
+    at the step's start (None otherwise: then ``touched`` still includes unallocated chunks)."""
 
     touched: np.ndarray
     last: np.ndarray
     blended: np.ndarray | None
+    faults: np.ndarray | None = None
 
 
 class PreparedStep(NamedTuple):
@@ -330,6 +332,7 @@ class Simulator:
         self.acc = StepAccumulator(num_hosts, m, self.psi_windows)
         self._generation = 0  # changes made through the simulator's API (see PreparedStep)
         self._walks = 0  # zswap LRU walks that wrote entries back (removed them from zswap)
+        self._taken_in_step = np.zeros(0, dtype=np.intp)  # chunks this step's proactive reclaim took
         self.reset(seed)
 
     def _precompute(self) -> None:
@@ -801,6 +804,9 @@ class Simulator:
         selected = select_oldest_flat(None, None, target, lay, histogram)
         is_zero = st.compressed_bytes.reshape(-1)[selected] == 0
         zero = selected[is_zero]
+        if proactive:
+            taken = getattr(self, "_taken_in_step", selected[:0])
+            self._taken_in_step = np.concatenate((taken, selected))
         candidates = selected[~is_zero]
         rejected = zswap_store(self, candidates)
         # The chunks this reclaim added to zswap, when simply known (every candidate stored).
@@ -875,11 +881,12 @@ class Simulator:
                 allocated = self.layout.block_len - self._chunk_counts()[Loc.ABSENT]
                 if not np.count_nonzero(target_chunks > allocated) and not np.count_nonzero(shift):
                     touched, last = self._touch_times(self._access_rates(rate_mult), *draws, st.now_s)
-                    blended = None
+                    blended = faults = None
                     if not np.count_nonzero(target_chunks < allocated):  # nothing freed: allocation as now
                         touched &= st.loc != Loc.ABSENT
                         blended = blend(touched, last, st.last_access_s)
-                    parts["touches"] = PreparedTouches(touched, last, blended)
+                        faults = flat_nonzero(touched & (st.loc != Loc.RESIDENT))
+                    parts["touches"] = PreparedTouches(touched, last, blended, faults)
         return PreparedStep(self._generation, schedule, accumulator, **parts)
 
     def is_current(self, prepared: PreparedStep) -> bool:
@@ -1162,15 +1169,18 @@ class Simulator:
         if touches is None:
             touched, last = self._touch_times(rate, u1_24, u2_24, t0)
         else:
-            touched, last, blended = touches
+            touched, last, blended, faults_at_start = touches
         if touches is None or blended is None:
             touched &= st.loc != Loc.ABSENT
         if touches is not None and blended is not None and not self._activated_in_step:
             st.last_access_s = blended  # no last-access time changed since it was made
+            # Not resident now: not resident at the step's start, or taken by its reclaim (nothing
+            # became resident since). In no particular order (nothing below needs one).
+            taken = self._taken_in_step
+            flat = np.concatenate((faults_at_start, taken[touched.reshape(-1)[taken]]))
         else:
             st.last_access_s = blend(touched, last, st.last_access_s)
-        faults = touched & (st.loc != Loc.RESIDENT)
-        flat = flat_nonzero(faults)
+            flat = flat_nonzero(touched & (st.loc != Loc.RESIDENT))
         if not flat.size:
             return
         first_touch = -np.log1p(-(u1_24.reshape(-1)[flat] * _UNIT24)) / rate.reshape(-1)[flat]
@@ -1301,6 +1311,7 @@ class Simulator:
         entries = None if prepared is None or prepared.zswap_entries is None else [prepared.zswap_entries]
         walks = getattr(self, "_walks", 0)
         self._stored_in_reclaim = np.zeros(0, dtype=np.intp)
+        self._taken_in_step = np.zeros(0, dtype=np.intp)  # chunks proactive reclaim took off the LRU
         if reclaim_bytes is not None and np.count_nonzero(reclaim_bytes):
             histogram = None if prepared is None else prepared.reclaim_histogram
             self._memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active, None, histogram)
