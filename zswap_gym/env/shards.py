@@ -197,6 +197,13 @@ def _handle_message(core: OffloadCore, name: str, args: tuple) -> Any:
     raise ValueError(f"unknown shard message {name!r}")
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the platform has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _shutdown(workers: list[_Worker]) -> None:
     for worker in workers:
         worker.stop()
@@ -355,7 +362,7 @@ class ShardedCore:
         self.local = local
         self.workers = 1 + len(remote)  # processes stepping the hosts, this one included
         if spin_s is None:
-            spin_s = DEFAULT_SPIN_S if len(os.sched_getaffinity(0)) >= self.workers else 0.0
+            spin_s = DEFAULT_SPIN_S if _usable_cpus() >= self.workers else 0.0
         if not spin_s >= 0.0:
             raise ValueError(f"spin_s = {spin_s!r}: must be >= 0 seconds")
         self.spin_s = float(spin_s)
@@ -441,21 +448,29 @@ class ShardedCore:
         obs, reward, terminated, truncated, blocks = self.local.step_blocks(
             valid[self._slices[0]], with_info, checked=True, prepared=prepared
         )
-        # While the workers finish, compute ahead this shard's next step (as much as fits).
-        self._local_prepared = self.local.sim.prepare_step(stop=self._workers_done)
-        for worker in self._workers:
-            worker.wait_step()
-        shards = [w.block for w in self._workers]
-        obs = np.concatenate([obs, *(b.obs for b in shards)])
-        reward = np.concatenate([reward, *(b.reward for b in shards)])
-        terminated = np.concatenate([terminated, *(b.terminated for b in shards)])
-        truncated = np.concatenate([truncated, *(b.truncated for b in shards)])
-        host = np.concatenate([blocks.host, *(b.host for b in shards)], axis=1)
+        # While the workers finish: this shard's part of the joined results, then as much of its
+        # next step as fits before they are done.
+        head = self._slices[0]
+        out = [np.empty((self.num_envs, *a.shape[1:]), dtype=a.dtype) for a in (obs, reward, terminated, truncated)]
+        for joined_part, part in zip(out, (obs, reward, terminated, truncated), strict=True):
+            joined_part[head] = part
+        host = np.empty((blocks.host.shape[0], self.num_envs))
+        host[:, head] = blocks.host
+        memcg = None
         if with_info:
-            memcg = np.concatenate([blocks.memcg, *(b.memcg for b in shards)], axis=1)
-            joined = self.local.info_blocks(host, memcg)
-        else:
-            joined = InfoBlocks(blocks.host_keys, host)
+            memcg = np.empty((blocks.memcg.shape[0], self.num_envs, blocks.memcg.shape[2]))
+            memcg[:, head] = blocks.memcg
+        self._local_prepared = self.local.sim.prepare_step(stop=self._workers_done)
+        for worker, part in zip(self._workers, self._slices[1:], strict=True):
+            worker.wait_step()
+            b = worker.block
+            for joined_part, shard_part in zip(out, (b.obs, b.reward, b.terminated, b.truncated), strict=True):
+                joined_part[part] = shard_part
+            host[:, part] = b.host
+            if memcg is not None:
+                memcg[:, part] = b.memcg
+        joined = self.local.info_blocks(host, memcg) if memcg is not None else InfoBlocks(blocks.host_keys, host)
+        obs, reward, terminated, truncated = out
         self.last_obs = obs.copy()
         return obs, reward, terminated, truncated, joined
 
