@@ -239,7 +239,8 @@ class ObservationBuilder:
         np.divide(slot[1], dram, out=slot[1])
         limits = slot[19:21]  # memory.high, memory.zswap.max: "max" (not finite) -> 1
         np.divide(limits, dram, out=limits)
-        np.copyto(limits, 1.0, where=~np.isfinite(limits))  # x / DRAM is finite iff x is (DRAM >= 64 MiB)
+        # "max" (inf / DRAM) -> 1; a finite limit above DRAM would be clipped to 1 below all the same.
+        np.minimum(limits, 1.0, out=limits)
         features = slot[: len(SLOT_FEATURES)]
         np.multiply(features, sim.memcg_active, out=features)
         hostf = np.array(
