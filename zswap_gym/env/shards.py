@@ -10,10 +10,13 @@ whatever the split: a sharded env's trajectories are the unsharded env's, bit fo
 
 A step's actions go to the workers, and its results (observations, rewards, episode flags and
 the two info blocks) come back, through one shared-memory block per worker; nothing is pickled.
-Everything else (reset, save, render) is a message over a pipe. Between steps a worker spins on
-its block for ``spin_s`` seconds (a step of SB3's rollout follows the last one within a few
-milliseconds; waking a sleeping process costs about as much as half a step on a virtual machine),
-then sleeps until the next command. With fewer usable CPUs than processes, nobody spins.
+Everything else (reset, save, render) is a message over a pipe. Between steps a worker computes
+the part of its next step that no action changes (:meth:`~zswap_gym.sim.Simulator.prepare_step`,
+while the caller's policy chooses the actions), then spins on its block for ``spin_s`` seconds (a
+step of SB3's rollout follows the last one within a few milliseconds; waking a sleeping process
+costs 30-80 microseconds on a virtual machine), then sleeps until the next command. The caller
+spins while it waits, preparing its own shard's next step meanwhile. With fewer usable CPUs than
+processes, nobody spins.
 """
 
 from __future__ import annotations
@@ -54,8 +57,8 @@ def shard_sizes(num_envs: int, workers: int) -> list[int]:
     results, while each worker computes its next step's action-independent part ahead between
     steps (:meth:`~zswap_gym.sim.Simulator.prepare_step`); the caller prepares its own next step
     only while it waits. Measured on the default scenario with 2 processes: SB3 PPO on 8 hosts,
-    1 + 7 hosts stepped in 0.95 ms, 2 + 6 in 1.01 ms; a plain loop of vector steps on 16 hosts,
-    5 + 11 hosts 9,400 env-steps/s, 2 + 14 hosts 8,100.
+    1 + 7 hosts stepped in 0.90-0.93 ms, 2 + 6 in 0.96 ms; a plain loop of vector steps on 16
+    hosts, 5 + 11 hosts 9,100 env-steps/s, 2 + 14 hosts 8,100 (SPEED.md).
     """
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"workers = {workers!r}: must be a positive integer")
