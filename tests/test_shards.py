@@ -318,7 +318,7 @@ def test_a_partly_prepared_step_gives_the_same_step(parts):
         writeback = a.gauges().zswap_pages * 4096.0 * rng.uniform(0.0, 0.2, current.shape)
         asked = iter(range(10))
         prepared = b.prepare_step(stop=lambda asked=asked: next(asked) >= parts)
-        made = [f for f in ("reclaim_histogram", "access_draws", "zswap_entries") if getattr(prepared, f) is not None]
+        made = [f for f in ("reclaim_histogram", "access_draws", "zswap_lru") if getattr(prepared, f) is not None]
         assert len(made) == parts
         ma, mb = a.step(reclaim, writeback), b.step(reclaim, writeback, prepared=prepared)
         for key, value in ma.all_arrays().items():

@@ -56,7 +56,14 @@ from .workload import (
     invert_rates_by_rank,
     zsmalloc_class_bytes,
 )
-from .zswap import WRITEBACK_SOURCES, zswap_pool_worker, zswap_shrinker_scan, zswap_store, zswap_writeback_walk
+from .zswap import (
+    WRITEBACK_SOURCES,
+    lru_order,
+    zswap_pool_worker,
+    zswap_shrinker_scan,
+    zswap_store,
+    zswap_writeback_walk,
+)
 
 ZSWAP_PARAMETERS = ("shrinker_enabled",)
 """zswap module parameters a controller may change at run time (per host)."""
@@ -151,9 +158,10 @@ class PreparedStep(NamedTuple):
     touches: PreparedTouches | None = None
     """The step's touches, when the step will neither allocate nor shift a working set (so the
     access rates stay as they are). (The second draw array is used up making them.)"""
-    zswap_entries: np.ndarray | None = None
-    """Every zswap entry's flat chunk index at the step's start (what the proactive writeback walks,
-    with the entries the step's reclaim stores)."""
+    zswap_lru: tuple[np.ndarray, np.ndarray] | None = None
+    """Every zswap entry's flat chunk index and (host, memcg) key at the step's start, in LRU order
+    (memcgs ascending, each list oldest first): what the proactive writeback walks, with the entries
+    the step's reclaim stores appended to their lists."""
 
 
 class _lazy:
@@ -715,17 +723,20 @@ class Simulator:
         return self._zswap_proactive_writeback(request_bytes, min_age_s)
 
     def _zswap_proactive_writeback(
-        self, request_bytes: np.ndarray, min_age_s: np.ndarray | float | None, entries: np.ndarray | None = None
+        self,
+        request_bytes: np.ndarray,
+        min_age_s: np.ndarray | float | None,
+        lru: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """:meth:`zswap_proactive_writeback`; ``entries``: every zswap entry's flat chunk index (any
-        order), when the caller knows them."""
+        """:meth:`zswap_proactive_writeback`; ``lru``: the zswap entries in LRU order with their
+        (host, memcg) keys, when the caller knows them."""
         self._changed()
         request = _checked_request(request_bytes, "proactive writeback", (self.num_hosts, self.num_memcgs))
         age = None
         if min_age_s is not None:
             age = np.broadcast_to(np.asarray(min_age_s, dtype=np.float32), request.shape)
         written = zswap_writeback_walk(
-            self, write_target=request / self.cfg.host.chunk_bytes, min_age_s=age, source="proactive", entries=entries
+            self, write_target=request / self.cfg.host.chunk_bytes, min_age_s=age, source="proactive", lru=lru
         )
         return written * self.cfg.host.chunk_bytes
 
@@ -867,13 +878,16 @@ class Simulator:
         target_chunks, rate_mult, shift, _ = schedule
         accumulator = StepAccumulator(self.num_hosts, self.num_memcgs, self.psi_windows)
         parts: dict[str, object] = {}
-        for part in ("reclaim_histogram", "access", "zswap_entries"):
+        for part in ("reclaim_histogram", "access", "zswap_lru"):
             if stop is not None and stop():
                 break
             if part == "reclaim_histogram":
                 parts[part] = self._reclaim_histogram()
-            elif part == "zswap_entries":
-                parts[part] = flat_nonzero(st.loc == Loc.ZSWAP)
+            elif part == "zswap_lru":
+                idx = flat_nonzero(st.loc == Loc.ZSWAP)
+                group = self._memcg_keys[idx]
+                order = lru_order(st.lru_seq, idx, group)
+                parts[part] = (idx[order], group[order])
             else:
                 draws = parts["access_draws"] = self.rng.peek24_pair(self.layout.num_chunks, "access")
                 # Memory reclaim and writeback never allocate or free: the step allocates (and draws new
@@ -1308,19 +1322,27 @@ class Simulator:
         t0 = st.now_s.copy()
         self._activated_in_step = False  # set when reclaim puts a chunk back on the active list
         # zswap entries at the step's start, and those the reclaim below adds (while no walk removes any).
-        entries = None if prepared is None or prepared.zswap_entries is None else [prepared.zswap_entries]
+        zswap_lru = None if prepared is None else prepared.zswap_lru
         walks = getattr(self, "_walks", 0)
         self._stored_in_reclaim = np.zeros(0, dtype=np.intp)
         self._taken_in_step = np.zeros(0, dtype=np.intp)  # chunks proactive reclaim took off the LRU
         if reclaim_bytes is not None and np.count_nonzero(reclaim_bytes):
             histogram = None if prepared is None else prepared.reclaim_histogram
             self._memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active, None, histogram)
-            if entries is not None:
-                stored = self._stored_in_reclaim
-                entries = None if stored is None or getattr(self, "_walks", 0) != walks else [entries[0], stored]
+            stored = self._stored_in_reclaim
+            if zswap_lru is not None and (stored is None or getattr(self, "_walks", 0) != walks):
+                zswap_lru = None  # a walk removed entries, or not every store is known
+            elif zswap_lru is not None and stored.size:
+                # New entries go to the young end of their memcg's list (list_lru_add()), in store
+                # order: after the entries already there (a stable sort by memcg keeps both orders).
+                idx = np.concatenate((zswap_lru[0], stored))
+                group = np.concatenate((zswap_lru[1], self._memcg_keys[stored]))
+                order = group.argsort(kind="stable")
+                zswap_lru = (idx[order], group[order])
         if writeback_bytes is not None and np.count_nonzero(writeback_bytes):
-            known = None if entries is None else np.concatenate(entries)
-            self._zswap_proactive_writeback(np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s, known)
+            self._zswap_proactive_writeback(
+                np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s, zswap_lru
+            )
         schedule = prepared.schedule if prepared is not None and prepared.schedule is not None else None
         schedule = self._schedule_rows(st.step_index) if schedule is None else schedule
         target_chunks, rate_mult, shift, invert = schedule

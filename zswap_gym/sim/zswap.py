@@ -155,7 +155,7 @@ def zswap_writeback_walk(
     visit_budget: np.ndarray | None = None,
     min_age_s: np.ndarray | None = None,
     source: str,
-    entries: np.ndarray | None = None,
+    lru: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Walk each memcg's zswap LRU from its oldest entry (``list_lru_walk_one()`` with
     ``shrink_memcg_cb()``): a referenced entry has its bit cleared and is rotated to the young end
@@ -166,9 +166,9 @@ def zswap_writeback_walk(
     proactive and pool-limit paths), or ``visit_budget`` (H, M) chunks to visit (the shrinker and
     ``memory.zswap.max`` paths). ``min_age_s`` (H, M) seconds restricts the walk to entries older
     than that (the age-threshold form of proactive writeback). Memcgs with
-    ``memory.zswap.writeback = 0`` are skipped. ``entries``: the flat chunk index of every zswap
-    entry, in any order, when the caller knows them (else found here). Returns chunks written back
-    per (H, M), float64.
+    ``memory.zswap.writeback = 0`` are skipped. ``lru``: every zswap entry's flat chunk index and
+    (host, memcg) key, in LRU order (memcgs ascending, each list oldest first), when the caller knows
+    them (else found and sorted here). Returns chunks written back per (H, M), float64.
     """
     st, lay, pages = sim.state, sim.layout, sim.cfg.host.chunk_pages
     h, c = st.loc.shape
@@ -183,8 +183,11 @@ def zswap_writeback_walk(
         if not np.count_nonzero(walked):  # nothing asked of any memcg that may write back
             return np.zeros((h, lay.num_memcgs))
     # The walk works on the compacted list of entries (flat chunk indices) of the memcgs walked.
-    idx = flat_nonzero(st.loc == Loc.ZSWAP) if entries is None else entries
-    group = keys[idx]  # ascending (as memcg blocks are contiguous) unless ``entries`` came in another order
+    if lru is None:
+        idx = flat_nonzero(st.loc == Loc.ZSWAP)
+        group = keys[idx]  # ascending, as memcg blocks are contiguous
+    else:
+        idx, group = lru
     if visit_budget is not None:
         if not may_write.all():
             keep = may_write[group]
@@ -199,13 +202,9 @@ def zswap_writeback_walk(
         walked = limit > 0
     keep = walked[group]
     idx, group = idx[keep], group[keep]
-    # Into each memcg's LRU order, oldest first (``group``, the major key, is ascending already and
-    # stays as it is). List positions are whole numbers, unique per host, well inside +-2**39: one
-    # float key sorts by (memcg, position) exactly.
-    order = (group * _GROUP_STRIDE + st.lru_seq.reshape(-1)[idx]).argsort()
-    idx = idx[order]
-    if entries is not None:
-        group = group[order]  # (already in that order when ascending)
+    # Into each memcg's LRU order, oldest first.
+    if lru is None:
+        idx = idx[lru_order(st.lru_seq, idx, group)]
     referenced = st.referenced.reshape(-1)[idx]
     # Each memcg's walk visits a prefix of its list: with a visit budget, the first ``limit``
     # entries; with a write target, the entries up to the one that completes it, every referenced
@@ -246,6 +245,14 @@ def zswap_writeback_walk(
         sim.submit_writes(np.add.reduce(n_written, axis=1) * pages)
         sim.acc.writeback_chunks[source] += n_written
     return n_written
+
+
+def lru_order(lru_seq: np.ndarray, idx: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """The permutation that puts the entries ``idx`` (flat chunk indices; ``group`` ascending, their
+    (host, memcg) keys) into each memcg's LRU order, oldest first (``group``, the major key, stays
+    ascending). List positions are whole numbers, unique per host, well inside +-2**39: one float
+    key sorts by (memcg, position) exactly."""
+    return (group * _GROUP_STRIDE + lru_seq.reshape(-1)[idx]).argsort()
 
 
 def zswap_shrinker_scan(sim: Simulator, reclaimed_pages: np.ndarray, lru_pages_before: np.ndarray) -> np.ndarray:
