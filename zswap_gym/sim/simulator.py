@@ -870,38 +870,64 @@ class Simulator:
     def prepare_step(self, stop: Callable[[], bool] | None = None) -> PreparedStep:
         """Compute ahead what the next :meth:`step` will compute whatever its requests: its schedule
         rows, the age histogram ``memory.reclaim`` selects from, the access draws and touches, the
-        zswap entries. Pass it to that step (``step(..., prepared=...)``); the trajectory is the
-        same as without it. ``stop`` is asked between those parts: once it says True, the rest is
-        left to the step."""
-        st = self.state
-        schedule = self._schedule_rows(st.step_index)
-        target_chunks, rate_mult, shift, _ = schedule
+        zswap entries in LRU order. Pass it to that step (``step(..., prepared=...)``); the
+        trajectory is the same as without it. ``stop`` is asked between those parts: once it says
+        True, the rest is left to the step."""
+        schedule = self._schedule_rows(self.state.step_index)
         accumulator = StepAccumulator(self.num_hosts, self.num_memcgs, self.psi_windows)
         parts: dict[str, object] = {}
-        for part in ("reclaim_histogram", "access", "zswap_lru"):
+        for make in (
+            lambda: {"reclaim_histogram": self._reclaim_histogram()},
+            lambda: self._prepared_accesses(schedule),
+            lambda: {"zswap_lru": self._zswap_lru()},
+        ):
             if stop is not None and stop():
                 break
-            if part == "reclaim_histogram":
-                parts[part] = self._reclaim_histogram()
-            elif part == "zswap_lru":
-                idx = flat_nonzero(st.loc == Loc.ZSWAP)
-                group = self._memcg_keys[idx]
-                order = lru_order(st.lru_seq, idx, group)
-                parts[part] = (idx[order], group[order])
-            else:
-                draws = parts["access_draws"] = self.rng.peek24_pair(self.layout.num_chunks, "access")
-                # Memory reclaim and writeback never allocate or free: the step allocates (and draws new
-                # rates) exactly when a footprint target is above what is allocated now, frees when below.
-                allocated = self.layout.block_len - self._chunk_counts()[Loc.ABSENT]
-                if not np.count_nonzero(target_chunks > allocated) and not np.count_nonzero(shift):
-                    touched, last = self._touch_times(self._access_rates(rate_mult), *draws, st.now_s)
-                    blended = faults = None
-                    if not np.count_nonzero(target_chunks < allocated):  # nothing freed: allocation as now
-                        touched &= st.loc != Loc.ABSENT
-                        blended = blend(touched, last, st.last_access_s)
-                        faults = flat_nonzero(touched & (st.loc != Loc.RESIDENT))
-                    parts["touches"] = PreparedTouches(touched, last, blended, faults)
+            parts.update(make())
         return PreparedStep(self._generation, schedule, accumulator, **parts)
+
+    def _prepared_accesses(self, schedule: tuple[np.ndarray, ...]) -> dict[str, object]:
+        """The next step's access draws and, when its access rates are known now, its touches."""
+        st = self.state
+        target_chunks, rate_mult, shift, _ = schedule
+        draws = self.rng.peek24_pair(self.layout.num_chunks, "access")
+        # Memory reclaim and writeback never allocate or free: the step allocates (and draws new
+        # rates) exactly when a footprint target is above what is allocated now, frees when below.
+        allocated = self.layout.block_len - self._chunk_counts()[Loc.ABSENT]
+        if np.count_nonzero(target_chunks > allocated) or np.count_nonzero(shift):
+            return {"access_draws": draws}
+        touched, last = self._touch_times(self._access_rates(rate_mult), *draws, st.now_s)
+        blended = faults = None
+        if not np.count_nonzero(target_chunks < allocated):  # nothing freed: allocation as now
+            touched &= st.loc != Loc.ABSENT
+            blended = blend(touched, last, st.last_access_s)
+            faults = flat_nonzero(touched & (st.loc != Loc.RESIDENT))
+        return {"access_draws": draws, "touches": PreparedTouches(touched, last, blended, faults)}
+
+    def _zswap_lru(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every zswap entry's flat chunk index and (host, memcg) key, in LRU order."""
+        st = self.state
+        idx = flat_nonzero(st.loc == Loc.ZSWAP)
+        group = self._memcg_keys[idx]
+        order = lru_order(st.lru_seq, idx, group)
+        return idx[order], group[order]
+
+    def _with_stored(
+        self, zswap_lru: tuple[np.ndarray, np.ndarray], walks: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The zswap LRU lists found ahead (``zswap_lru``), with what the reclaim just done stored
+        (None if a walk removed entries since — more than ``walks`` walks wrote back — or not every
+        store is known). New entries go to the young end of their memcg's list (``list_lru_add()``)
+        in store order: after the entries already there (a stable sort by memcg keeps both orders)."""
+        stored = self._stored_in_reclaim
+        if stored is None or getattr(self, "_walks", 0) != walks:
+            return None
+        if not stored.size:
+            return zswap_lru
+        idx = np.concatenate((zswap_lru[0], stored))
+        group = np.concatenate((zswap_lru[1], self._memcg_keys[stored]))
+        order = group.argsort(kind="stable")
+        return idx[order], group[order]
 
     def is_current(self, prepared: PreparedStep) -> bool:
         """Whether ``prepared`` still applies to the next step (nothing changed since it was made)."""
@@ -1319,38 +1345,24 @@ class Simulator:
         h, m = self.num_hosts, self.num_memcgs
         if prepared is not None and prepared.generation != self._generation:
             raise ValueError("prepared step is stale: the simulator changed after prepare_step()")
+        prepared = prepared or PreparedStep(self._generation)  # (nothing made ahead)
         t0 = st.now_s.copy()
         self._activated_in_step = False  # set when reclaim puts a chunk back on the active list
-        # zswap entries at the step's start, and those the reclaim below adds (while no walk removes any).
-        zswap_lru = None if prepared is None else prepared.zswap_lru
-        walks = getattr(self, "_walks", 0)
-        self._stored_in_reclaim = np.zeros(0, dtype=np.intp)
         self._taken_in_step = np.zeros(0, dtype=np.intp)  # chunks proactive reclaim took off the LRU
+        zswap_lru = prepared.zswap_lru
         if reclaim_bytes is not None and np.count_nonzero(reclaim_bytes):
-            histogram = None if prepared is None else prepared.reclaim_histogram
-            self._memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active, None, histogram)
-            stored = self._stored_in_reclaim
-            if zswap_lru is not None and (stored is None or getattr(self, "_walks", 0) != walks):
-                zswap_lru = None  # a walk removed entries, or not every store is known
-            elif zswap_lru is not None and stored.size:
-                # New entries go to the young end of their memcg's list (list_lru_add()), in store
-                # order: after the entries already there (a stable sort by memcg keeps both orders).
-                idx = np.concatenate((zswap_lru[0], stored))
-                group = np.concatenate((zswap_lru[1], self._memcg_keys[stored]))
-                order = group.argsort(kind="stable")
-                zswap_lru = (idx[order], group[order])
+            walks = getattr(self, "_walks", 0)
+            self._stored_in_reclaim = np.zeros(0, dtype=np.intp)  # (what a reclaim that takes nothing stores)
+            self._memory_reclaim(np.asarray(reclaim_bytes) * self.memcg_active, None, prepared.reclaim_histogram)
+            if zswap_lru is not None:
+                zswap_lru = self._with_stored(zswap_lru, walks)
         if writeback_bytes is not None and np.count_nonzero(writeback_bytes):
             self._zswap_proactive_writeback(
                 np.asarray(writeback_bytes) * self.memcg_active, writeback_min_age_s, zswap_lru
             )
-        schedule = prepared.schedule if prepared is not None and prepared.schedule is not None else None
-        schedule = self._schedule_rows(st.step_index) if schedule is None else schedule
-        target_chunks, rate_mult, shift, invert = schedule
+        target_chunks, rate_mult, shift, invert = prepared.schedule or self._schedule_rows(st.step_index)
         self._workload_changes(target_chunks, shift, invert, t0)
-        if prepared is None:
-            self._accesses(rate_mult, t0)
-        else:
-            self._accesses(rate_mult, t0, prepared.access_draws, prepared.touches)
+        self._accesses(rate_mult, t0, prepared.access_draws, prepared.touches)
         st.now_s = t0 + host.step_s
         limits_set = self._memcg_limits_set()  # (no knob changes within the step)
         self._reactive_reclaim(limits_set)
@@ -1364,8 +1376,7 @@ class Simulator:
         now_counters = self._stacked_counters()
         metrics = self._metrics(self._counters_at_step_start, now_counters, device, some_s)
         # Operations between steps (cgroup writes) count toward the next step.
-        accumulator = None if prepared is None else prepared.accumulator
-        self.acc = StepAccumulator(h, m, self.psi_windows) if accumulator is None else accumulator
+        self.acc = prepared.accumulator or StepAccumulator(h, m, self.psi_windows)
         self._counters_at_step_start = now_counters
         self._changed()
         return metrics
