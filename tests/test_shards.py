@@ -191,6 +191,23 @@ def test_sharded_env_restored_mid_episode_continues_bit_for_bit(copier):
             clone.close()
 
 
+def test_switching_scenario_restarts_the_workers_and_matches_the_batched_env():
+    plain, sharded = pair(2)
+    try:
+        old_workers = [w.process for w in sharded.core._workers]
+        a = plain.reset(seed=3, options={"scenario": "web-steady"})
+        b = sharded.reset(seed=3, options={"scenario": "web-steady"})
+        assert isinstance(sharded.core, ShardedCore) and sharded.core.scenario.name == "web-steady"
+        assert not any(p.is_alive() for p in old_workers)
+        np.testing.assert_array_equal(a[0], b[0])
+        rng = np.random.default_rng(12)
+        for _ in range(3):
+            action = random_actions(rng, plain.action_space.shape)
+            assert_vector_step_equal(plain.step(action), sharded.step(action))
+    finally:
+        sharded.close()
+
+
 def test_ansi_render_of_a_sharded_env_is_the_batched_envs():
     plain, sharded = pair(2, render_mode="ansi")
     try:
