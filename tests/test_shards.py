@@ -15,10 +15,13 @@ from test_env import ENV_ID, assert_vector_step_equal, random_actions  # tests/ 
 import zswap_gym  # noqa: F401  (registers the env ids)
 from zswap_gym.env import ActionError, HostOffloadVectorEnv
 from zswap_gym.env.sb3 import HostOffloadSB3VecEnv
-from zswap_gym.env.shards import ShardedCore, shard_sizes
+from zswap_gym.env.shards import ShardedCore, shard_sizes, warn_if_threads_collide
 
 HOSTS = 5
 HORIZON = 9
+# The test process has PyTorch loaded (the SB3 tests) with its default threads; these envs step
+# briefly, so the warning about threads and spinning workers is expected here, and checked below.
+pytestmark = pytest.mark.filterwarnings("ignore:PyTorch may use:RuntimeWarning")
 
 
 def pair(workers: int = 2, **kwargs) -> tuple[HostOffloadVectorEnv, HostOffloadVectorEnv]:
@@ -353,3 +356,26 @@ def test_a_stale_prepared_step_is_refused():
     with pytest.raises(ValueError, match="stale"):
         sim.step(prepared=prepared)
     sim.step(prepared=sim.prepare_step())  # a fresh one is fine
+
+
+def test_a_warning_names_pytorch_threads_that_would_take_turns_with_the_workers(monkeypatch):
+    """Spinning workers keep their CPUs busy: PyTorch threads beyond the CPUs left make the policy
+    and the workers take turns (measured four times slower); the env says so, naming the fix."""
+    import sys
+    import types
+    import warnings
+
+    cpus = len(__import__("os").sched_getaffinity(0))
+    fake = types.SimpleNamespace(get_num_threads=lambda: cpus + 1)
+    monkeypatch.setitem(sys.modules, "torch", fake)
+    with pytest.warns(RuntimeWarning, match=r"torch.set_num_threads\("):
+        warn_if_threads_collide(2)
+    fake.get_num_threads = lambda: max(1, cpus - 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_threads_collide(2)
+        warn_if_threads_collide(1)  # no worker processes: nothing to collide with
+    monkeypatch.delitem(sys.modules, "torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_threads_collide(2)  # PyTorch not loaded: nothing to say

@@ -36,7 +36,9 @@ class HostOffloadVectorEnv(VectorEnv):
     cost is mostly a fixed part per process, so each process should get several hosts. The
     simulators then live in their processes (``env.core.sim`` is for ``workers=1``); ``close()``
     stops the workers. Scripts that make a sharded env need the ``if __name__ == "__main__":``
-    guard, as for any ``multiprocessing`` program that does not fork.
+    guard, as for any ``multiprocessing`` program that does not fork. The workers spin between
+    steps: leave them their CPUs (with PyTorch on 2 CPUs and ``workers=2``,
+    ``torch.set_num_threads(1)``; the env warns otherwise).
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
