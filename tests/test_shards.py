@@ -30,6 +30,21 @@ def pair(workers: int = 2, **kwargs) -> tuple[HostOffloadVectorEnv, HostOffloadV
     return HostOffloadVectorEnv(**kwargs), HostOffloadVectorEnv(workers=workers, **kwargs)
 
 
+def assert_steps_match(plain: HostOffloadVectorEnv, sharded: HostOffloadVectorEnv, rng, steps: int) -> None:
+    """``steps`` random actions into both envs, every step's results equal bit for bit."""
+    for _ in range(steps):
+        action = random_actions(rng, plain.action_space.shape)
+        assert_vector_step_equal(plain.step(action), sharded.step(action))
+
+
+def random_requests(sim, rng, writeback_share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Reclaim up to 2 % of ``memory.current`` and write back up to ``writeback_share`` of the
+    zswapped bytes, per memcg (bytes)."""
+    g = sim.gauges()
+    reclaim = g.memory_current * rng.uniform(0.0, 0.02, g.memory_current.shape)
+    return reclaim, g.zswap_pages * 4096.0 * rng.uniform(0.0, writeback_share, g.memory_current.shape)
+
+
 def test_shard_sizes_give_the_caller_a_lighter_shard_and_split_the_rest_evenly():
     assert shard_sizes(3, 1) == [3]
     assert shard_sizes(2, 2) == [1, 1]
@@ -66,9 +81,7 @@ def test_sharded_env_steps_bit_for_bit_like_one_batched_simulator(workers, mode)
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1]["episode_seed"], b[1]["episode_seed"])
         rng = np.random.default_rng(3)
-        for _ in range(2 * HORIZON + 2):
-            action = random_actions(rng, plain.action_space.shape)
-            assert_vector_step_equal(plain.step(action), sharded.step(action))
+        assert_steps_match(plain, sharded, rng, 2 * HORIZON + 2)
         np.testing.assert_array_equal(plain.core.episode_seeds, sharded.core.episode_seeds)
         np.testing.assert_array_equal(plain.core.episode_steps, sharded.core.episode_steps)
     finally:
@@ -94,16 +107,12 @@ def test_partial_reset_of_a_sharded_env_matches_the_batched_one():
     try:
         plain.reset(seed=5), sharded.reset(seed=5)
         rng = np.random.default_rng(4)
-        for _ in range(3):
-            action = random_actions(rng, plain.action_space.shape)
-            assert_vector_step_equal(plain.step(action), sharded.step(action))
+        assert_steps_match(plain, sharded, rng, 3)
         mask = np.array([True, False, False, True, False])  # one host of each shard (sizes 1 and 4)
         a = plain.reset(options={"reset_mask": mask})
         b = sharded.reset(options={"reset_mask": mask})
         np.testing.assert_array_equal(a[0], b[0])
-        for _ in range(3):
-            action = random_actions(rng, plain.action_space.shape)
-            assert_vector_step_equal(plain.step(action), sharded.step(action))
+        assert_steps_match(plain, sharded, rng, 3)
     finally:
         sharded.close()
 
@@ -117,9 +126,7 @@ def test_sharded_env_without_spinning_matches_too():
     try:
         plain.reset(seed=1), sharded.reset(seed=1)
         rng = np.random.default_rng(5)
-        for _ in range(4):
-            action = random_actions(rng, plain.action_space.shape)
-            assert_vector_step_equal(plain.step(action), sharded.step(action))
+        assert_steps_match(plain, sharded, rng, 4)
     finally:
         sharded.close()
 
@@ -204,9 +211,7 @@ def test_switching_scenario_restarts_the_workers_and_matches_the_batched_env():
         assert not any(p.is_alive() for p in old_workers)
         np.testing.assert_array_equal(a[0], b[0])
         rng = np.random.default_rng(12)
-        for _ in range(3):
-            action = random_actions(rng, plain.action_space.shape)
-            assert_vector_step_equal(plain.step(action), sharded.step(action))
+        assert_steps_match(plain, sharded, rng, 3)
     finally:
         sharded.close()
 
@@ -294,11 +299,8 @@ def test_prepared_step_gives_the_same_step_as_an_unprepared_one(scenario_name, s
     rng = np.random.default_rng(10)
     made_ahead = reactivated = walks_in_reclaim = 0
     for _ in range(steps):
-        current = a.gauges().memory_current
-        reclaim = current * rng.uniform(0.0, 0.02, current.shape)
         # (With limits, sometimes the whole list: the walk then reaches entries written back earlier.)
-        share = rng.uniform(0.0, 0.1 if writeback != "limits" else 1.5, current.shape)
-        writeback_bytes = a.gauges().zswap_pages * 4096.0 * share
+        reclaim, writeback_bytes = random_requests(a, rng, 0.1 if writeback != "limits" else 1.5)
         ma = a.step(reclaim, writeback_bytes)
         prepared = b.prepare_step()
         made_ahead += prepared.touches is not None
@@ -333,9 +335,7 @@ def test_a_partly_prepared_step_gives_the_same_step(parts):
     a, b = Simulator(scenario, num_hosts=2, seed=6), Simulator(scenario, num_hosts=2, seed=6)
     rng = np.random.default_rng(11)
     for _ in range(5):
-        current = a.gauges().memory_current
-        reclaim = current * rng.uniform(0.0, 0.02, current.shape)
-        writeback = a.gauges().zswap_pages * 4096.0 * rng.uniform(0.0, 0.2, current.shape)
+        reclaim, writeback = random_requests(a, rng, 0.2)
         asked = iter(range(10))
         prepared = b.prepare_step(stop=lambda asked=asked: next(asked) >= parts)
         made = [f for f in ("reclaim_histogram", "access_draws", "zswap_lru") if getattr(prepared, f) is not None]

@@ -111,7 +111,6 @@ class OffloadCore:
         self.episode_seeds = np.zeros(num_envs, dtype=np.int64)
         self._seed_streams: list[np.random.Generator] = [np.random.default_rng(first_host + i) for i in range(num_envs)]
         self.last_metrics: StepMetrics | None = None
-        self.last_obs: np.ndarray | None = None
         self._batch_action_shape = (num_envs, *self.action_shape)
         self._term_weights = term_weights(self.reward_config, self.scenario.host.step_s)
         self._info_layouts: dict[tuple[str, ...], _InfoLayout] = {}
@@ -142,7 +141,6 @@ class OffloadCore:
             self.sim.reset_hosts(mask, host_seeds=episode_seeds)
             obs = self.observe(self.last_metrics)  # the other hosts keep their last observation
             obs[mask] = self.observe(None)[mask]
-        self.last_obs = obs.copy()
         return obs, {"episode_seed": self.episode_seeds.copy(), "reward_weights": self.reward_config.as_dict()}
 
     def observe(self, metrics: StepMetrics | None) -> np.ndarray:
@@ -172,7 +170,6 @@ class OffloadCore:
         self.last_metrics = metrics
         blocks, terms = self._step_info(metrics, reclaim, writeback, with_info)
         obs = self.observe(metrics)
-        self.last_obs = obs.copy()
         terminated = np.zeros(self.num_envs, dtype=bool)  # no genuine end: OOM kills restart the tenant
         truncated = self.sim.state.step_index >= self.max_episode_steps
         return obs, total_reward(terms), terminated, truncated, blocks

@@ -76,39 +76,50 @@ def shard_sizes(num_envs: int, workers: int) -> list[int]:
 
 class _Block:
     """Views of one worker's shared-memory block: control words, the actions of its hosts, and a
-    step's results. Both sides build the same views from the same shapes."""
+    step's results. Both sides build the same views from the same shapes (:meth:`layout`)."""
+
+    control: np.ndarray
+    actions: np.ndarray
+    obs: np.ndarray
+    reward: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    host: np.ndarray
+    memcg: np.ndarray
 
     def __init__(
         self, buf: Any, n: int, action_shape: tuple[int, ...], obs_size: int, host_info: tuple, memcg_info: tuple
     ):
-        self._offset = 0
-        self.control = self._take(buf, (_CONTROL_WORDS,), np.int64)
-        self.actions = self._take(buf, (n, *action_shape), np.float64)  # validated actions, as checked here
-        self.obs = self._take(buf, (n, obs_size), np.float32)
-        self.reward = self._take(buf, (n,), np.float64)
-        self.terminated = self._take(buf, (n,), np.bool_)
-        self.truncated = self._take(buf, (n,), np.bool_)
-        self.host = self._take(buf, host_info, np.float64)
-        self.memcg = self._take(buf, memcg_info, np.float64)
-
-    def _take(self, buf: Any, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-        view = np.ndarray(shape, dtype=dtype, buffer=buf, offset=self._offset)
-        self._offset += -(-view.nbytes // _ALIGN) * _ALIGN
-        return view
+        offset = 0
+        for name, shape, dtype in self.layout(n, action_shape, obs_size, host_info, memcg_info):
+            view = np.ndarray(shape, dtype=dtype, buffer=buf, offset=offset)
+            setattr(self, name, view)
+            offset += _aligned(view.nbytes)
 
     @staticmethod
-    def nbytes(n: int, action_shape: tuple[int, ...], obs_size: int, host_info: tuple, memcg_info: tuple) -> int:
-        sizes = [
-            _CONTROL_WORDS * 8,
-            n * int(np.prod(action_shape)) * 8,
-            n * obs_size * 4,
-            n * 8,
-            n,
-            n,
-            int(np.prod(host_info)) * 8,
-            int(np.prod(memcg_info)) * 8,
+    def layout(
+        n: int, action_shape: tuple[int, ...], obs_size: int, host_info: tuple, memcg_info: tuple
+    ) -> list[tuple[str, tuple[int, ...], type]]:
+        """Each view's name, shape and dtype, in block order."""
+        return [
+            ("control", (_CONTROL_WORDS,), np.int64),
+            ("actions", (n, *action_shape), np.float64),  # validated actions, as checked by the caller
+            ("obs", (n, obs_size), np.float32),
+            ("reward", (n,), np.float64),
+            ("terminated", (n,), np.bool_),
+            ("truncated", (n,), np.bool_),
+            ("host", tuple(host_info), np.float64),
+            ("memcg", tuple(memcg_info), np.float64),
         ]
-        return sum(-(-s // _ALIGN) * _ALIGN for s in sizes)
+
+    @classmethod
+    def nbytes(cls, *shapes: Any) -> int:
+        """The block's size for :meth:`layout`'s arguments."""
+        return sum(_aligned(int(np.prod(shape)) * np.dtype(dtype).itemsize) for _, shape, dtype in cls.layout(*shapes))
+
+
+def _aligned(nbytes: int) -> int:
+    return -(-nbytes // _ALIGN) * _ALIGN
 
 
 def _block_shapes(core: OffloadCore) -> tuple[int, tuple[int, ...], int, tuple, tuple]:
@@ -421,7 +432,6 @@ class ShardedCore:
         self.first_host = 0
         self._batch_action_shape = (self.num_envs, *self.action_shape)
         self.episode_seeds = np.zeros(self.num_envs, dtype=np.int64)
-        self.last_obs: np.ndarray | None = None
         self._local_prepared: PreparedStep | None = None
         self._slices = [slice(0, local.num_envs)] + [
             slice(w.first_host, w.first_host + w.num_hosts) for w in self._workers
@@ -460,7 +470,6 @@ class ShardedCore:
         parts = [self.local.reset(list(seeds[head]), mask[head]), *(w.result() for w in self._workers)]
         obs = np.concatenate([p[0] for p in parts])
         self.episode_seeds = np.concatenate([p[1]["episode_seed"] for p in parts])
-        self.last_obs = obs.copy()
         return obs, {"episode_seed": self.episode_seeds.copy(), "reward_weights": parts[0][1]["reward_weights"]}
 
     def step(self, actions: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -505,7 +514,6 @@ class ShardedCore:
                 memcg[:, part] = b.memcg
         joined = self.local.info_blocks(host, memcg) if memcg is not None else InfoBlocks(blocks.host_keys, host)
         obs, reward, terminated, truncated = out
-        self.last_obs = obs.copy()
         return obs, reward, terminated, truncated, joined
 
     def _workers_done(self) -> bool:
@@ -532,10 +540,8 @@ class ShardedCore:
             "spin_s": self.spin_s,
             "start_method": self.start_method,
             "episode_seeds": self.episode_seeds,
-            "last_obs": self.last_obs,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._start(state["local"], state["remote"], state["sizes"], state["spin_s"], state["start_method"])
         self.episode_seeds = state["episode_seeds"].copy()
-        self.last_obs = None if state["last_obs"] is None else state["last_obs"].copy()
