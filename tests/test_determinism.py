@@ -34,6 +34,7 @@ from zswap_gym.sim import (
     ZswapConfig,
     load_scenario,
 )
+from zswap_gym.sim.state import StepTallies
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -101,10 +102,13 @@ def _feed(h: hashlib._Hash, name: str, value: object) -> None:
 
 
 def state_arrays(state) -> dict[str, object]:
-    """Every field of a SimState, dicts flattened (``counters.zswpout``)."""
+    """Every field of a SimState, dicts and the step tallies flattened (``counters.zswpout``,
+    ``tallies.stall_s.zswap_refault``)."""
     out: dict[str, object] = {}
     for f in dataclasses.fields(state):
         value = getattr(state, f.name)
+        if isinstance(value, StepTallies):
+            value = value.as_dict()
         if isinstance(value, dict):
             for key, v in value.items():
                 out[f"{f.name}.{key}"] = v

@@ -10,7 +10,7 @@ from zswap_gym.sim import Simulator, load_scenario
 
 
 def test_incremental_gauges_equal_a_full_recount_after_every_step() -> None:
-    """Every location change goes through ``Simulator.set_loc``; the kept sums must match."""
+    """Every location change goes through ``ChunkStore.set_loc``; the kept sums must match."""
     scenario = load_scenario("default")
     host = dataclasses.replace(
         scenario.host, chunk_pages=256, zswap=dataclasses.replace(scenario.host.zswap, shrinker_enabled=True)

@@ -17,21 +17,22 @@ from __future__ import annotations
 
 import copy
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from zswap_gym.sim import Loc, Simulator, load_scenario
-from zswap_gym.sim.metrics import REFAULT_TIERS
-from zswap_gym.sim.simulator import SCHEDULE_BLOCK, StepAccumulator, _checked_request
+from zswap_gym.sim import Loc, ScenarioConfig, Simulator, load_scenario
+from zswap_gym.sim.allocation import SCHEDULE_BLOCK
+from zswap_gym.sim.simulator import _checked_request
+from zswap_gym.sim.state import REFAULT_TIERS, WRITEBACK_SOURCES, StepTallies
 from zswap_gym.sim.units import PAGE_SIZE
 from zswap_gym.sim.workload import build_schedule
-from zswap_gym.sim.zswap import WRITEBACK_SOURCES
 
 
-def stepped(num_hosts: int = 3, steps: int = 12, seed: int = 4) -> Simulator:
-    """A default-scenario simulator after ``steps`` steps of random reclaim and writeback."""
-    sim = Simulator(load_scenario("default"), num_hosts=num_hosts, seed=seed)
+def stepped(num_hosts: int = 3, steps: int = 12, seed: int = 4, scenario: ScenarioConfig | None = None) -> Simulator:
+    """A simulator (default scenario) after ``steps`` steps of random reclaim and writeback."""
+    sim = Simulator(scenario or load_scenario("default"), num_hosts=num_hosts, seed=seed)
     rng = np.random.default_rng(seed)
     for _ in range(steps):
         g = sim.gauges()
@@ -83,8 +84,8 @@ def test_set_loc_with_each_chunks_source_matches_reading_it() -> None:
     loc = read.state.loc
     flat = np.flatnonzero((loc != Loc.ABSENT) & (loc != Loc.RESIDENT))[::2]
     assert len(np.unique(loc.reshape(-1)[flat])) >= 3  # several sources at once
-    read.set_loc(flat, Loc.RESIDENT)
-    given.set_loc(flat, Loc.RESIDENT, from_loc=given.state.loc.reshape(-1)[flat])
+    read.store.set_loc(flat, Loc.RESIDENT)
+    given.store.set_loc(flat, Loc.RESIDENT, from_loc=given.state.loc.reshape(-1)[flat])
     np.testing.assert_array_equal(read.state.loc, given.state.loc)
     for name, value in read.gauges().as_dict().items():
         np.testing.assert_array_equal(value, getattr(given.gauges(), name), err_msg=name)
@@ -105,8 +106,8 @@ def test_completing_every_write_matches_moving_the_chunks_one_by_one(tally_built
             sim.invalidate_gauges()
     in_flight = one_by_one.state.loc == Loc.WRITEBACK
     assert np.count_nonzero(in_flight)
-    one_by_one.set_loc(in_flight, Loc.SWAP, from_loc=Loc.WRITEBACK)
-    at_once._complete_all_writeback()
+    one_by_one.store.set_loc(in_flight, Loc.SWAP, from_loc=Loc.WRITEBACK)
+    at_once.store.complete_all_writeback()
     np.testing.assert_array_equal(one_by_one.state.loc, at_once.state.loc)
     for name, value in one_by_one.gauges().as_dict().items():
         np.testing.assert_array_equal(value, getattr(at_once.gauges(), name), err_msg=name)
@@ -115,27 +116,27 @@ def test_completing_every_write_matches_moving_the_chunks_one_by_one(tally_built
 def test_step_tallies_are_one_block_through_pickles_copies_and_snapshots() -> None:
     sim = stepped(num_hosts=2, steps=3)
     sim.memory_reclaim(sim.gauges().memory_current * 0.02)  # tallies between steps count toward the next
+    tallies = sim.state.tallies
     names = (
-        [f"stall_s.{k}" for k in sim.acc.stall_s]
+        [f"stall_s.{k}" for k in tallies.stall_s]
         + [f"refault_pages.{k}" for k in REFAULT_TIERS]
         + ["window_stall_s", "window_swapin_pages"]
         + [f"writeback_chunks.{k}" for k in WRITEBACK_SOURCES]
         + ["charged_pages", "spread_stall_s", "oom_kills", "write_pages_submitted"]
     )
-    assert list(sim.acc.to_arrays()) == names  # the snapshot format
-    for acc in (copy.deepcopy(sim.acc), pickle.loads(pickle.dumps(sim.acc))):
-        for key, value in sim.acc.to_arrays().items():
-            np.testing.assert_array_equal(acc.to_arrays()[key], value, err_msg=key)
-        acc.refault_pages["swap"] += 3.0
-        acc.writeback_chunks["shrinker"] += 2.0
-        np.testing.assert_array_equal(acc._refault_by_tier[REFAULT_TIERS.index("swap")], acc.refault_pages["swap"])
+    assert list(tallies.as_dict()) == names
+    for other in (copy.deepcopy(tallies), pickle.loads(pickle.dumps(tallies)), sim.get_state().tallies):
+        for key, value in tallies.as_dict().items():
+            np.testing.assert_array_equal(other.as_dict()[key], value, err_msg=key)
+        other.refault_pages["swap"] += 3.0
+        other.writeback_chunks["shrinker"] += 2.0
+        np.testing.assert_array_equal(other.refault_by_tier[REFAULT_TIERS.index("swap")], other.refault_pages["swap"])
         np.testing.assert_array_equal(
-            acc._writeback_by_source[WRITEBACK_SOURCES.index("shrinker")], acc.writeback_chunks["shrinker"]
+            other.writeback_by_source[WRITEBACK_SOURCES.index("shrinker")], other.writeback_chunks["shrinker"]
         )
-    fresh = StepAccumulator(2, sim.num_memcgs, sim.psi_windows)
-    fresh.load_arrays(sim.acc.to_arrays())
-    for tier, block_row in zip(REFAULT_TIERS, fresh._refault_by_tier, strict=True):
-        np.testing.assert_array_equal(block_row, sim.acc.refault_pages[tier])
+        assert not np.shares_memory(other.stall_s["zswap_refault"], tallies.stall_s["zswap_refault"])
+    fresh = StepTallies(2, sim.num_memcgs, sim.psi_windows)
+    for tier, block_row in zip(REFAULT_TIERS, fresh.refault_by_tier, strict=True):
         assert np.shares_memory(block_row, fresh.refault_pages[tier])
 
 
@@ -146,16 +147,16 @@ def test_snapshots_pickles_and_copies_continue_identically() -> None:
     copies = [copy.deepcopy(sim), pickle.loads(pickle.dumps(sim))]
     restored = Simulator(load_scenario("default"), num_hosts=2, seed=99)
     restored.set_state(state)
-    # A simulator pickled before the precomputed constants and the one-block gauge tally existed.
-    old = Simulator.__new__(Simulator)
-    old_dict = copy.deepcopy(sim.__dict__)
-    for name in ("_memcg_keys", "_loc_offset", "_pool_limit_bytes", "_tier_means_us"):
-        del old_dict[name]
-    old_dict["_agg"] = ("an", "old", "tally")
-    old.__setstate__(old_dict)
     expected = run(sim, 8)
-    for other in [*copies, restored, old]:
+    for other in [*copies, restored]:
         assert_same_runs(run(other, 8), expected)
+
+
+def test_a_pickled_simulator_holds_only_its_scenario_and_state() -> None:
+    """Everything else (layout, tables, the chunk store's tally and gauges, caches, the random
+    streams' positions) is derived from the state again when it is unpickled."""
+    sim = stepped(num_hosts=2, steps=2)
+    assert set(sim.__getstate__()) == {"cfg", "num_hosts", "first_host", "seed", "state"}
 
 
 def test_mean_latency_and_promotion_rate_equal_their_definitions() -> None:
@@ -228,10 +229,14 @@ def test_reclaim_under_an_unreachable_swap_max_equals_reclaim_without_one() -> N
 def test_reclaim_shares_the_free_swap_slots_when_they_run_short() -> None:
     """With fewer free slots than the requests need, each host's targets are scaled down (the full
     path), never taking more than the free slots."""
-    sim = stepped(num_hosts=2, steps=2)
+    probe = stepped(num_hosts=2, steps=2)
+    used = np.add.reduce(probe.gauges().swap_slot_pages, axis=1)
+    host = probe.cfg.host
+    capacity = (int(used.max()) + 40 * host.chunk_pages) * PAGE_SIZE  # about 40 chunks free at most
+    small_swap = replace(probe.cfg, host=replace(host, swap=replace(host.swap, capacity_bytes=capacity)))
+    sim = stepped(num_hosts=2, steps=2, scenario=small_swap)
     g = sim.gauges()
     used = np.add.reduce(g.swap_slot_pages, axis=1)
-    sim.swap_capacity_pages = int(used.max()) + 40 * sim.cfg.host.chunk_pages  # 40 chunks free at most
     free = sim.swap_capacity_pages - used
     sim.memory_reclaim(g.memory_current * 0.2)
     taken = np.add.reduce(sim.gauges().swap_slot_pages, axis=1) - used
@@ -241,7 +246,7 @@ def test_reclaim_shares_the_free_swap_slots_when_they_run_short() -> None:
 def test_schedule_targets_are_the_rounded_capped_footprints_of_each_hosts_step() -> None:
     sim = Simulator(load_scenario("default"), num_hosts=3, seed=0)
     steps = np.array([5, SCHEDULE_BLOCK + 7, 5])  # hosts reset at different times: two blocks
-    target, rate, shift, invert = sim._schedule_rows(steps)
+    target, rate, shift, invert = sim.schedule.rows(steps)
     for host, step in enumerate(steps.tolist()):
         block, i = divmod(step, SCHEDULE_BLOCK)
         table = build_schedule(sim.cfg, SCHEDULE_BLOCK, block * SCHEDULE_BLOCK)
@@ -251,7 +256,7 @@ def test_schedule_targets_are_the_rounded_capped_footprints_of_each_hosts_step()
         np.testing.assert_array_equal(shift[host], table.shift_fraction[i])
         np.testing.assert_array_equal(invert[host], table.shift_invert[i])
     table = build_schedule(sim.cfg, SCHEDULE_BLOCK, 0)
-    one_table = sim._schedule_rows(np.array([5, 6, 7]))  # every host in one block
+    one_table = sim.schedule.rows(np.array([5, 6, 7]))  # every host in one block
     want = np.minimum(np.floor(table.size_chunks[5:8] + 0.5), sim.layout.block_len) * sim.memcg_active
     np.testing.assert_array_equal(one_table[0], want)
 
@@ -263,7 +268,7 @@ def test_lru_push_tail_hands_out_the_next_positions_in_the_order_given(num_hosts
     rng = np.random.default_rng(0)
     idx = np.concatenate([h * c + rng.permutation(c)[: 5 + 3 * h] for h in range(num_hosts)])
     tail = st.lru_tail.copy()
-    sim.lru_push_tail(idx)
+    sim.store.lru_push_tail(idx)
     for h in range(num_hosts):
         mine = idx[idx // c == h]
         np.testing.assert_array_equal(st.lru_seq.reshape(-1)[mine], tail[h] + np.arange(1, mine.size + 1))

@@ -20,74 +20,13 @@ from helpers_sim import MiB, scenario, tenant, workload  # tests/ is on sys.path
 from zswap_gym.sim import Loc, SimState, Simulator
 from zswap_gym.sim.metrics import (
     _LOG_GRID,
-    LATENCY_GRID_US,
     LATENCY_SIGMA,
     _normal_cdf,
     _normal_cdf_in_place,
-    _tier_cdf,
     refault_latency_quantile,
 )
+from zswap_gym.sim.reference import reference_quantile, reference_walk
 from zswap_gym.sim.zswap import zswap_writeback_walk
-
-
-def reference_walk(
-    sim: Simulator,
-    *,
-    write_target: np.ndarray | None = None,
-    visit_budget: np.ndarray | None = None,
-    min_age_s: np.ndarray | None = None,
-    source: str,
-) -> np.ndarray:
-    """The definition, one (host, memcg) list at a time: entries in list order from the oldest; a
-    referenced one loses its bit and is rotated, an unreferenced one is written back; the walk stops
-    after ``write_target`` writes or ``visit_budget`` visits. Rotated entries go to the young end in
-    walk order, written ones to the write queue in slot order."""
-    st, c, m = sim.state, sim.layout.num_chunks, sim.num_memcgs
-    h, pages = sim.num_hosts, sim.cfg.host.chunk_pages
-    lists = {}
-    for host in range(h):
-        for memcg in range(m):
-            slots = np.flatnonzero((st.loc[host] == Loc.ZSWAP) & (sim.layout.owner == memcg))
-            if not st.zswap_writeback[host, memcg]:
-                slots = slots[:0]
-            if min_age_s is not None:
-                age = sim.now_f32[host, 0] - st.zswap_store_s[host, slots]
-                slots = slots[age >= min_age_s[host, memcg]]
-            lists[host, memcg] = sorted(slots.tolist(), key=lambda s, host=host: st.lru_seq[host, s])
-    site = f"round_writeback_{source}"
-    if visit_budget is not None:
-        available = np.array([[len(lists[host, memcg]) for memcg in range(m)] for host in range(h)])
-        limit = sim.round_chunks(np.minimum(visit_budget, available), site)
-    else:
-        limit = sim.round_chunks(write_target, site)
-    rotated, written = [], []
-    n_written = np.zeros((h, m))
-    for host in range(h):
-        for memcg in range(m):
-            visits = writes = 0
-            for s in lists[host, memcg]:
-                if (visits if visit_budget is not None else writes) == limit[host, memcg]:
-                    break
-                visits += 1
-                if st.referenced[host, s]:
-                    rotated.append(host * c + s)
-                else:
-                    written.append(host * c + s)
-                    writes += 1
-            n_written[host, memcg] = writes
-    if rotated:
-        st.referenced.reshape(-1)[rotated] = False
-        sim.lru_push_tail(np.array(rotated))
-    if written:
-        chunks = np.sort(np.array(written))
-        sim.set_loc(chunks, Loc.WRITEBACK)
-        sim.lru_push_tail(chunks)
-        st.counters["zswpwb"] += n_written * pages
-        st.counters["pswpout"] += n_written * pages
-        st.counters["cpu_decompress_s"] += n_written * pages * sim.cfg.host.compressor.decompress_us_per_page * 1e-6
-        sim.submit_writes(n_written.sum(axis=1) * pages)
-        sim.acc.writeback_chunks[source] += n_written
-    return n_written
 
 
 def shuffled_zswap(seed: int) -> Simulator:
@@ -120,9 +59,8 @@ def assert_same_simulation(a: Simulator, b: Simulator) -> None:
                 np.testing.assert_array_equal(x[k], y[k], err_msg=f"{f.name}[{k}]")
         elif isinstance(x, np.ndarray):
             np.testing.assert_array_equal(x, y, err_msg=f.name)
-    for k, v in a.acc.writeback_chunks.items():
-        np.testing.assert_array_equal(v, b.acc.writeback_chunks[k], err_msg=k)
-    np.testing.assert_array_equal(a.acc.write_pages_submitted, b.acc.write_pages_submitted)
+    for k, v in a.state.tallies.as_dict().items():
+        np.testing.assert_array_equal(v, b.state.tallies.as_dict()[k], err_msg=k)
     ga, gb = a.gauges(), b.gauges()
     for name in ga.FIELDS:
         np.testing.assert_array_equal(getattr(ga, name), getattr(gb, name), err_msg=name)
@@ -146,8 +84,8 @@ def test_writeback_walk_matches_the_definition(seed: int, path: str) -> None:
             if path == "min_age":
                 kw["min_age_s"] = rng.uniform(0.0, 900.0, size=shape).astype(np.float32)
         fast, slow = copy.deepcopy(sim), copy.deepcopy(sim)
-        got = zswap_writeback_walk(fast, **copy.deepcopy(kw))
-        want = reference_walk(slow, **copy.deepcopy(kw))
+        got = zswap_writeback_walk(fast.store, **copy.deepcopy(kw))
+        want = reference_walk(slow.store, **copy.deepcopy(kw))
         np.testing.assert_array_equal(got, want)
         assert got.dtype == np.float64 and got.shape == shape
         assert_same_simulation(fast, slow)
@@ -158,9 +96,9 @@ def test_writeback_walk_with_nothing_asked_changes_nothing_but_the_rounding() ->
     sim = shuffled_zswap(0)
     before = copy.deepcopy(sim)
     shape = (sim.num_hosts, sim.num_memcgs)
-    got = zswap_writeback_walk(sim, write_target=np.full(shape, 0.25), source="pool_limit")
+    got = zswap_writeback_walk(sim.store, write_target=np.full(shape, 0.25), source="pool_limit")
     np.testing.assert_array_equal(got, np.zeros(shape))
-    reference_walk(before, write_target=np.full(shape, 0.25), source="pool_limit")
+    reference_walk(before.store, write_target=np.full(shape, 0.25), source="pool_limit")
     assert_same_simulation(sim, before)
 
 
@@ -176,24 +114,6 @@ def test_normal_cdf_in_place_is_bit_for_bit_the_plain_one() -> None:
         np.testing.assert_array_equal(
             _normal_cdf_in_place(grid.copy()).view(np.int64), _normal_cdf(grid).view(np.int64)
         )
-
-
-def reference_quantile(weights: np.ndarray, tier_means_us: np.ndarray, q: float) -> np.ndarray:
-    """Every tier's CDF on the whole grid (one per host unless every host has the same mean),
-    mixed by each row's shares, then the first grid point at or above ``q``."""
-    total = weights.sum(axis=-1)
-    share = weights / np.maximum(total, 1e-300)[..., None]
-    cdf = np.zeros(weights.shape[:-1] + LATENCY_GRID_US.shape)
-    for t in range(weights.shape[-1]):
-        means = tier_means_us[:, t]
-        if (means == means[0]).all():
-            tier = _tier_cdf(float(means[0]))[None, None, :]
-        else:
-            mu = np.log(np.maximum(means, 1e-3)) - 0.5 * LATENCY_SIGMA**2
-            tier = _normal_cdf((_LOG_GRID[None, :] - mu[:, None]) / LATENCY_SIGMA)[:, None, :]
-        cdf += share[..., t, None] * tier
-    idx = np.argmax(cdf >= q, axis=-1)
-    return np.where(total > 0, LATENCY_GRID_US[idx], 0.0)
 
 
 @pytest.mark.parametrize("seed", range(40))

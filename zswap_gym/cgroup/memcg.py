@@ -258,7 +258,7 @@ class Memcg:
         chunk = self.sim.cfg.host.chunk_bytes
         if nbytes % chunk == 0:
             return int(nbytes)
-        return int(self.sim.round_chunks(self._one(nbytes / chunk), site)[self.host, self.index]) * chunk
+        return int(self.sim.store.round_chunks(self._one(nbytes / chunk), site)[self.host, self.index]) * chunk
 
     def reclaim(self, nbytes: int, swappiness: int | None = None, *, filename: str | None = None) -> int:
         """``memory.reclaim``: reclaim ``nbytes`` from the cold end of the LRU into zswap (or swap).

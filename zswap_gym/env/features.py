@@ -20,7 +20,7 @@ from ..sim.state import Loc
 from ..sim.units import PAGE_SIZE
 
 if TYPE_CHECKING:
-    from ..sim.simulator import Gauges
+    from ..sim.gauges import Gauges
 
 RESIDENT_AGE_EDGES_S = (60.0, 300.0, 1800.0)
 """Idle-age buckets of resident memory: < 1 min, 1-5 min, 5-30 min, >= 30 min (MGLRU generations)."""

@@ -12,13 +12,11 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from .state import COUNTER_NAMES
+from .chunk_store import ChunkStore
+from .state import COUNTER_NAMES, REFAULT_TIERS, STALL_SOURCES, WRITEBACK_SOURCES
 from .units import PAGE_SIZE
 
-STALL_SOURCES = ("zswap_refault", "swap_refault", "direct_reclaim", "high_throttle")
-"""Where memory stall time comes from (task-seconds)."""
-REFAULT_TIERS = ("zswap", "swap", "zero")
-"""Where a refaulted page comes back from: zswap, the swap device, or the swap map (zero-filled)."""
+__all__ = ["REFAULT_TIERS", "STALL_SOURCES", "StepMetrics", "step_metrics"]
 
 LATENCY_SIGMA = 0.8
 """Spread (sd of log) of one refault's latency around its tier's mean: a unit-mean log-normal gives
@@ -251,3 +249,68 @@ class StepMetrics:
             else:
                 out[name] = value
         return out
+
+
+_CPU_COUNTER_ROWS = [
+    COUNTER_NAMES.index(k) for k in ("cpu_compress_s", "cpu_decompress_s", "cpu_flush_s", "cpu_reclaim_s")
+]
+"""Rows of the counter block behind ``StepMetrics.cpu_s`` (compress, decompress, flush, reclaim)."""
+
+
+def step_metrics(
+    store: ChunkStore,
+    increments: np.ndarray,
+    device,
+    some_s: np.ndarray,
+    tier_means_us: np.ndarray,
+) -> StepMetrics:
+    """The step's :class:`StepMetrics` from the store's gauges and tallies at its end.
+
+    ``increments`` (len(COUNTER_NAMES), H, M): every counter's change in the step; ``device``: the
+    device's :class:`~.swapdev.DeviceTotals`; ``some_s`` (H, M): PSI some seconds;
+    ``tier_means_us`` (H, 3): the mean latency of a refault from zswap, swap and the zero map (the
+    swap column is the step's, from the device)."""
+    st, host, acc = store.state, store.host, store.tallies
+    dev = device.dev
+    g = store.gauges()
+    pages = host.chunk_pages
+    footprint = g.footprint_pages * PAGE_SIZE
+    saved = footprint - g.dram_bytes
+    writeback_pages = iter(acc.writeback_by_source * pages)
+    budget_step = host.swap.write_budget_bytes_per_day * host.step_s / 86400.0
+    written = device.bytes_written
+    cpu = increments[_CPU_COUNTER_ROWS]
+    return StepMetrics(
+        memory_current_bytes=g.memory_current,
+        anon_resident_bytes=g.resident_pages * PAGE_SIZE,
+        zswap_bytes=g.zswap_bytes,
+        zswapped_bytes=g.zswap_pages * PAGE_SIZE,
+        swap_bytes=g.swap_slot_pages * PAGE_SIZE,
+        dram_bytes=g.dram_bytes,
+        footprint_bytes=footprint,
+        dram_saved_bytes=saved,
+        stall_s=dict(acc.stall_s),
+        refault_pages=dict(acc.refault_pages),
+        cpu_s={"compress": cpu[0], "decompress": cpu[1], "flush": cpu[2], "reclaim": cpu[3]},
+        writeback_pages={name: next(writeback_pages) for name in WRITEBACK_SOURCES},
+        psi_some_avg10=st.psi_some_avg[..., 0].copy(),
+        psi_some_avg60=st.psi_some_avg[..., 1].copy(),
+        psi_full_avg10=st.psi_full_avg[..., 0].copy(),
+        psi_some_stall_s=some_s,
+        oom_kills=acc.oom_kills,
+        host_dram_used_bytes=g.dram_used_host,
+        host_dram_free_bytes=host.dram_bytes - g.dram_used_host,
+        host_dram_saved_bytes=np.add.reduce(saved, axis=1),
+        host_zswap_pool_bytes=g.pool_bytes_host,
+        host_zswap_pool_limit_bytes=np.full(store.num_hosts, store.max_pool_bytes),
+        host_device_utilisation=dev.utilisation,
+        host_device_read_latency_us=dev.read_latency_us,
+        host_device_bytes_written=written,
+        host_device_bytes_read=device.bytes_read,
+        host_device_backlog_bytes=st.device_backlog_pages * PAGE_SIZE,
+        host_write_budget_used=written / budget_step,
+        host_refault_tier_mean_us=tier_means_us,
+        _increments=increments,
+        _refault_by_tier=acc.refault_by_tier,
+        _step_s=host.step_s,
+    )

@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from .state import SimState
+
 PSI_PERIOD_S = 2.0
 """The kernel's averaging period (PSI_FREQ = 2 s)."""
 PSI_WINDOWS_S = (10.0, 60.0, 300.0)
@@ -57,3 +59,20 @@ def update_averages(avgs: np.ndarray, sample_pct: np.ndarray, period_s: float = 
     """
     carry, weights = _folding(float(period_s), sample_pct.shape[-1])
     return avgs * carry + sample_pct @ weights
+
+
+def psi_step(st: SimState, nr_tasks: np.ndarray, step_s: float, windows: int) -> np.ndarray:
+    """Fold the step's stall (``st.tallies``) into each memcg's PSI, one 2 s window at a time
+    (``psi_group_change()`` and ``calc_avgs()``): stall from faults in the window it happened in,
+    reclaim and throttling spread evenly. ``nr_tasks`` (M,). Returns the step's ``some`` seconds
+    (H, M)."""
+    acc = st.tallies
+    window_s = step_s / windows
+    stall = acc.window_stall_s + (acc.spread_stall_s / windows)[..., None]
+    some, full = stall_shares(stall, nr_tasks[None, :, None], window_s)
+    st.psi_some_avg = update_averages(st.psi_some_avg, some * 100.0, window_s)
+    st.psi_full_avg = update_averages(st.psi_full_avg, full * 100.0, window_s)
+    some_s = np.add.reduce(some, axis=-1) * window_s
+    st.psi_some_total_us += some_s * 1e6
+    st.psi_full_total_us += np.add.reduce(full, axis=-1) * window_s * 1e6
+    return some_s

@@ -11,10 +11,14 @@ its 4 KiB of DRAM until its write completes (FIFO).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from .chunk_store import ChunkStore
 from .config import SwapDeviceConfig
+from .lru import select_in_order
+from .state import Loc
 from .units import PAGE_SIZE
 
 MAX_UTILISATION = 0.99
@@ -58,3 +62,43 @@ def serve_step(
     written = np.minimum(backlog_pages, np.floor(write_time / per_write))
     latency = dev.read_latency_us / (1.0 - rho)
     return DeviceStep(written, rho, latency), backlog_pages - written
+
+
+class DeviceTotals(NamedTuple):
+    """The swap device's step (:class:`DeviceStep`), each host's swap-in latency (us) and the bytes
+    it wrote and read, (H,)."""
+
+    dev: DeviceStep
+    swapin_us: np.ndarray
+    bytes_written: np.ndarray
+    bytes_read: np.ndarray
+
+
+def device_step(store: ChunkStore) -> DeviceTotals:
+    """The swap device serves the step's swap-ins and queued writes: completed writes free their
+    pages (``end_page_writeback()``, in queue order); swap-ins stall their tasks for the fault and
+    the device's read latency, in the PSI windows they faulted in."""
+    st, host, acc = store.state, store.host, store.tallies
+    read_pages = np.add.reduce(acc.refault_pages["swap"], axis=1)
+    dev, backlog = serve_step(host.swap, host.step_s, read_pages, st.device_backlog_pages)
+    st.device_backlog_pages = backlog
+    in_flight_chunks = np.add.reduce(store.chunk_counts()[Loc.WRITEBACK], axis=1)
+    if np.count_nonzero(in_flight_chunks) and np.count_nonzero(dev.pages_written):
+        done_chunks = store.round_chunks(dev.pages_written / host.chunk_pages, "round_device")
+        # end_page_writeback(): the page is freed, the slot keeps the data.
+        if np.count_nonzero(done_chunks >= in_flight_chunks) == store.num_hosts:
+            store.complete_all_writeback()  # the device kept up: every queued write completed
+        else:
+            in_flight = st.loc == Loc.WRITEBACK
+            done = select_in_order(in_flight, st.lru_seq, done_chunks, store.layout, per_host=True)
+            store.set_loc(done, Loc.SWAP, from_loc=Loc.WRITEBACK)
+    bytes_written = dev.pages_written * PAGE_SIZE
+    bytes_read = read_pages * PAGE_SIZE
+    st.device_bytes_written += bytes_written
+    st.device_bytes_read += bytes_read
+    swapin_us = host.page_fault_us + dev.read_latency_us
+    # Without swap-ins (none on any host) the stall terms below add zeros.
+    if np.count_nonzero(read_pages):
+        acc.stall_s["swap_refault"] += acc.refault_pages["swap"] * swapin_us[:, None] * 1e-6
+        acc.window_stall_s += acc.window_swapin_pages * swapin_us[:, None, None] * 1e-6
+    return DeviceTotals(dev, swapin_us, bytes_written, bytes_read)

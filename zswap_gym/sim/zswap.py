@@ -6,16 +6,12 @@ are stored, loaded and written back together, so "one entry" below is one chunk'
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from .chunk_store import ChunkStore
 from .lru import flat_nonzero
-from .state import Loc
+from .state import WRITEBACK_SOURCES, Loc
 from .units import PAGE_SIZE
-
-if TYPE_CHECKING:
-    from .simulator import Simulator
 
 SHRINK_BATCH = 128
 """``SHRINK_BATCH``: the shrinker scans in batches of this many objects."""
@@ -27,11 +23,10 @@ DEF_PRIORITY = 12
 _GROUP_STRIDE = float(2**40)
 """Spacing of memcgs in the walk's sort key (list positions stay far below it)."""
 
-WRITEBACK_SOURCES = ("proactive", "memcg_limit", "shrinker", "pool_limit")
 _ROUNDING_SITE = {source: f"round_writeback_{source}" for source in WRITEBACK_SOURCES}
 
 
-def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
+def zswap_store(store: ChunkStore, candidates: np.ndarray) -> np.ndarray:
     """``zswap_store()`` for the chunks ``candidates`` (flat chunk indices, ascending: resident, not
     zero-filled), storing each memcg's chunks in slot order.
 
@@ -43,13 +38,13 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
     memcg may write back, rejected otherwise. Returns the rejected chunks (flat indices); accepted
     ones are now ``ZSWAP`` with their referenced bit set. Sizes are bytes, CPU time seconds.
     """
-    st, cfg, lay = sim.state, sim.cfg.host, sim.layout
+    st, cfg, lay = store.state, store.host, store.layout
     pages = cfg.chunk_pages
     h = st.loc.shape[0]
     groups = h * lay.num_memcgs
     if not cfg.zswap.enabled or candidates.size == 0:
         return candidates
-    group = lay.memcg_keys(h)[candidates]  # ascending: each memcg's stores are contiguous
+    group = store.memcg_keys[candidates]  # ascending: each memcg's stores are contiguous
     first = None  # each store's memcg's first store (index into candidates), when a limit needs it
     compressed = st.compressed_bytes.reshape(-1)[candidates]
     incompressible = compressed >= PAGE_SIZE
@@ -73,7 +68,7 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
         first = group.searchsorted(group, side="left")
         before = _running_in_group(np.where(attempt, charge, 0.0), first) - charge
         # The check is "usage < max" before the store: the store that crosses the limit goes in.
-        under = attempt & (sim.gauges().zswap_bytes.reshape(-1)[group] + before < limit[group])
+        under = attempt & (store.gauges().zswap_bytes.reshape(-1)[group] + before < limit[group])
         over = attempt & ~under
         n_over = np.bincount(group[over], minlength=groups)
         if np.count_nonzero(n_over):
@@ -81,16 +76,16 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
             # nothing written back (or writeback disabled) means the store is rejected.
             limits_hit, attempt_all = True, False
             visits = n_over.reshape(h, -1) * cfg.nr_nodes * st.zswap_writeback
-            written = zswap_writeback_walk(sim, visit_budget=visits, source="memcg_limit")
+            written = zswap_writeback_walk(store, visit_budget=visits, source="memcg_limit")
             satisfied = np.minimum(n_over, np.ceil(written.reshape(-1) / cfg.nr_nodes))
             over_ok = over & (_running_in_group(over, first) <= satisfied[group])
             rejected = rejected | (over & ~over_ok)
             attempt = under | over_ok
 
     # zswap_check_limits(): global pool limit with hysteresis.
-    max_pool = sim.max_pool_bytes
+    max_pool = store.max_pool_bytes
     accept_below = max_pool * cfg.zswap.accept_threshold_percent / 100.0
-    pool_now = sim.gauges().pool_bytes_host
+    pool_now = store.gauges().pool_bytes_host
     full = st.pool_reached_full
     full &= ~(pool_now <= accept_below)
     full |= pool_now >= max_pool
@@ -129,9 +124,9 @@ def zswap_store(sim: Simulator, candidates: np.ndarray) -> np.ndarray:
         stored = candidates[attempt]
         stored_per_memcg = np.bincount(group[attempt], minlength=groups).reshape(h, -1)
     if stored.size:
-        sim.set_loc(stored, Loc.ZSWAP, from_loc=Loc.RESIDENT)
-        st.zswap_store_s.reshape(-1)[stored] = sim.now_f32[stored // st.loc.shape[1], 0]
-        sim.lru_push_tail(stored)  # list_lru_add(): the young end
+        store.set_loc(stored, Loc.ZSWAP, from_loc=Loc.RESIDENT)
+        st.zswap_store_s.reshape(-1)[stored] = store.now_f32[stored // st.loc.shape[1], 0]
+        store.lru_push_tail(stored)  # list_lru_add(): the young end
         # New entries start referenced: the first writeback pass rotates them (second chance).
         st.referenced.reshape(-1)[stored] = True
         st.counters["zswpout"] += stored_per_memcg * pages
@@ -149,13 +144,12 @@ def _running_in_group(values: np.ndarray, first: np.ndarray) -> np.ndarray:
 
 
 def zswap_writeback_walk(
-    sim: Simulator,
+    store: ChunkStore,
     *,
     write_target: np.ndarray | None = None,
     visit_budget: np.ndarray | None = None,
     min_age_s: np.ndarray | None = None,
     source: str,
-    lru: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Walk each memcg's zswap LRU from its oldest entry (``list_lru_walk_one()`` with
     ``shrink_memcg_cb()``): a referenced entry has its bit cleared and is rotated to the young end
@@ -166,45 +160,41 @@ def zswap_writeback_walk(
     proactive and pool-limit paths), or ``visit_budget`` (H, M) chunks to visit (the shrinker and
     ``memory.zswap.max`` paths). ``min_age_s`` (H, M) seconds restricts the walk to entries older
     than that (the age-threshold form of proactive writeback). Memcgs with
-    ``memory.zswap.writeback = 0`` are skipped. ``lru``: every zswap entry's flat chunk index and
-    (host, memcg) key, in LRU order (memcgs ascending, each list oldest first), when the caller knows
-    them (else found and sorted here). Returns chunks written back per (H, M), float64.
+    ``memory.zswap.writeback = 0`` are skipped. Returns chunks written back per (H, M), float64.
+
+    Equals :func:`~.reference.reference_walk` (tests/test_zswap_speed_paths.py checks it).
     """
-    st, lay, pages = sim.state, sim.layout, sim.cfg.host.chunk_pages
+    st, lay, pages = store.state, store.layout, store.host.chunk_pages
     h, c = st.loc.shape
     groups = h * lay.num_memcgs
-    keys = lay.memcg_keys(h)
+    keys = store.memcg_keys
     site = _ROUNDING_SITE[source]
     may_write = st.zswap_writeback.reshape(-1)
     if visit_budget is None:
         assert write_target is not None
-        limit = sim.round_chunks(write_target, site).reshape(-1)  # whole chunks to write back
+        limit = store.round_chunks(write_target, site).reshape(-1)  # whole chunks to write back
         walked = may_write & (limit > 0)
         if not np.count_nonzero(walked):  # nothing asked of any memcg that may write back
             return np.zeros((h, lay.num_memcgs))
     # The walk works on the compacted list of entries (flat chunk indices) of the memcgs walked.
-    if lru is None:
-        idx = flat_nonzero(st.loc == Loc.ZSWAP)
-        group = keys[idx]  # ascending, as memcg blocks are contiguous
-    else:
-        idx, group = lru
+    idx = flat_nonzero(st.loc == Loc.ZSWAP)
+    group = keys[idx]  # ascending, as memcg blocks are contiguous
     if visit_budget is not None:
         if not may_write.all():
             keep = may_write[group]
             idx, group = idx[keep], group[keep]
     if min_age_s is not None:
-        age = sim.now_f32[idx // c, 0] - st.zswap_store_s.reshape(-1)[idx]
+        age = store.now_f32[idx // c, 0] - st.zswap_store_s.reshape(-1)[idx]
         keep = age >= min_age_s.reshape(-1)[group]
         idx, group = idx[keep], group[keep]
     if visit_budget is not None:
         available = np.bincount(group, minlength=groups).reshape(h, -1)
-        limit = sim.round_chunks(np.minimum(visit_budget, available), site).reshape(-1)  # chunks to visit
+        limit = store.round_chunks(np.minimum(visit_budget, available), site).reshape(-1)  # chunks to visit
         walked = limit > 0
     keep = walked[group]
     idx, group = idx[keep], group[keep]
     # Into each memcg's LRU order, oldest first.
-    if lru is None:
-        idx = idx[lru_order(st.lru_seq, idx, group)]
+    idx = idx[lru_order(st.lru_seq, idx, group)]
     referenced = st.referenced.reshape(-1)[idx]
     # Each memcg's walk visits a prefix of its list: with a visit budget, the first ``limit``
     # entries; with a write target, the entries up to the one that completes it, every referenced
@@ -227,7 +217,7 @@ def zswap_writeback_walk(
     if np.count_nonzero(rotated):
         rotated_idx = idx[rotated]
         st.referenced.reshape(-1)[rotated_idx] = False
-        sim.lru_push_tail(rotated_idx)  # LRU_ROTATE, in walk order: behind every entry not yet visited
+        store.lru_push_tail(rotated_idx)  # LRU_ROTATE, in walk order: behind every entry not yet visited
     written = visited
     written &= ~referenced
     if visit_budget is not None:
@@ -235,15 +225,14 @@ def zswap_writeback_walk(
     if np.count_nonzero(n_written):
         written_idx = idx[written]
         written_idx.sort()
-        sim.set_loc(written_idx, Loc.WRITEBACK, from_loc=Loc.ZSWAP)
-        sim._walks = getattr(sim, "_walks", 0) + 1  # zswap lost entries (see Simulator.step)
-        sim.lru_push_tail(written_idx)  # write queue order (FIFO completion)
+        store.set_loc(written_idx, Loc.WRITEBACK, from_loc=Loc.ZSWAP)
+        store.lru_push_tail(written_idx)  # write queue order (FIFO completion)
         written_pages = n_written * pages
         st.counters["zswpwb"] += written_pages
         st.counters["pswpout"] += written_pages
-        st.counters["cpu_decompress_s"] += written_pages * sim.cfg.host.compressor.decompress_us_per_page * 1e-6
-        sim.submit_writes(np.add.reduce(n_written, axis=1) * pages)
-        sim.acc.writeback_chunks[source] += n_written
+        st.counters["cpu_decompress_s"] += written_pages * store.host.compressor.decompress_us_per_page * 1e-6
+        store.submit_writes(np.add.reduce(n_written, axis=1) * pages)
+        store.tallies.writeback_chunks[source] += n_written
     return n_written
 
 
@@ -255,7 +244,7 @@ def lru_order(lru_seq: np.ndarray, idx: np.ndarray, group: np.ndarray) -> np.nda
     return (group * _GROUP_STRIDE + lru_seq.reshape(-1)[idx]).argsort()
 
 
-def zswap_shrinker_scan(sim: Simulator, reclaimed_pages: np.ndarray, lru_pages_before: np.ndarray) -> np.ndarray:
+def zswap_shrinker_scan(store: ChunkStore, reclaimed_pages: np.ndarray, lru_pages_before: np.ndarray) -> np.ndarray:
     """The memcg-aware zswap shrinker (``zswap_shrinker_count()`` + ``do_shrink_slab()``), invoked by
     reclaim of ``reclaimed_pages`` (H, M) from an LRU of ``lru_pages_before`` pages.
 
@@ -267,10 +256,10 @@ def zswap_shrinker_scan(sim: Simulator, reclaimed_pages: np.ndarray, lru_pages_b
     One ``shrink_slab()`` call per reclaim request at that equivalent priority.
     Returns chunks written back per (H, M).
     """
-    st, cfg = sim.state, sim.cfg.host
+    st, cfg = store.state, store.host
     if not st.shrinker_enabled.any():  # zswap.shrinker_enabled=N on every host
         return np.zeros_like(reclaimed_pages)
-    g = sim.gauges()
+    g = store.gauges()
     active = (reclaimed_pages > 0) & st.zswap_writeback & (g.zswap_pages > 0) & st.shrinker_enabled[:, None]
     if not np.count_nonzero(active):
         return np.zeros_like(reclaimed_pages)
@@ -291,10 +280,10 @@ def zswap_shrinker_scan(sim: Simulator, reclaimed_pages: np.ndarray, lru_pages_b
     st.shrinker_nr_deferred = np.where(active, np.minimum(deferred, cap), st.shrinker_nr_deferred)
     if not np.count_nonzero(scanned):
         return np.zeros_like(reclaimed_pages)
-    return zswap_writeback_walk(sim, visit_budget=scanned / cfg.chunk_pages, source="shrinker")
+    return zswap_writeback_walk(store, visit_budget=scanned / cfg.chunk_pages, source="shrinker")
 
 
-def zswap_pool_worker(sim: Simulator) -> np.ndarray:
+def zswap_pool_worker(store: ChunkStore) -> np.ndarray:
     """``shrink_worker()``: once the pool reached its limit, write back from the memcgs in turn
     (one entry each per round) until the pool is below the accept threshold.
 
@@ -302,13 +291,13 @@ def zswap_pool_worker(sim: Simulator) -> np.ndarray:
     entries (water-filling); second chance applies, and a rotated entry is written on the next lap.
     Returns chunks written back per (H, M).
     """
-    st, cfg, pages = sim.state, sim.cfg.host, sim.cfg.host.chunk_pages
+    st, cfg, pages = store.state, store.host, store.host.chunk_pages
     total = np.zeros_like(st.memory_high)
     if not np.count_nonzero(st.pool_reached_full):
         return total
-    accept_below = sim.max_pool_bytes * cfg.zswap.accept_threshold_percent / 100.0
+    accept_below = store.max_pool_bytes * cfg.zswap.accept_threshold_percent / 100.0
     for _lap in range(2):  # a second lap writes what the first one rotated
-        g = sim.gauges()
+        g = store.gauges()
         excess = np.where(st.pool_reached_full, np.maximum(g.pool_bytes_host - accept_below, 0.0), 0.0)
         if not np.count_nonzero(excess > 0):
             break
@@ -318,7 +307,7 @@ def zswap_pool_worker(sim: Simulator) -> np.ndarray:
         avail_bytes = avail_chunks * per_chunk
         share = _water_fill(avail_bytes, excess)
         target = np.where(per_chunk > 0, np.ceil(share / np.maximum(per_chunk, 1e-9)), 0.0)
-        total += zswap_writeback_walk(sim, write_target=target, source="pool_limit")
+        total += zswap_writeback_walk(store, write_target=target, source="pool_limit")
     return total
 
 
