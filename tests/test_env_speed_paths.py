@@ -260,6 +260,7 @@ def test_vector_info_and_reward_equal_the_plain_computation(autoreset: str) -> N
     env = HostOffloadVectorEnv(num_envs=3, max_episode_steps=7, autoreset_mode=autoreset)
     env.reset(seed=2)
     core, rng = env.core, np.random.default_rng(3)
+    final_steps = 0
     for step in range(20):
         actions = rng.uniform(-1.2, 1.2, size=env.action_space.shape).astype(np.float32)
         stepped = ~env._done if autoreset == "NextStep" else np.ones(3, dtype=bool)
@@ -270,6 +271,7 @@ def test_vector_info_and_reward_equal_the_plain_computation(autoreset: str) -> N
         terms = reference_terms(m, core.reward_config, core.scenario.host.step_s)
         expected = reference_vector_info(reference_step_info(now_s, m, terms, reclaim, writeback), stepped)
         if autoreset == "SameStep" and "final_info" in info:
+            final_steps += 1
             assert set(info["final_info"]) == {k for k in expected if not k.startswith("_")}
             info = {k: v for k, v in info.items() if not k.startswith(("final_", "_final_"))}
         assert list(info) == list(expected), f"keys at step {step}"
@@ -277,6 +279,7 @@ def test_vector_info_and_reward_equal_the_plain_computation(autoreset: str) -> N
             assert_same(info[key], value, f"info[{key!r}] at step {step}")
         assert_same(reward, np.where(stepped, sum(terms.values()), 0.0), f"reward at step {step}")
         assert_same(compute_reward(m, core.reward_config, core.scenario.host.step_s)[0], sum(terms.values()), "reward")
+    assert final_steps == (2 if autoreset == "SameStep" else 0), "episodes of 7 steps end at steps 7 and 14"
 
 
 def test_step_info_keeps_its_contract() -> None:
