@@ -192,10 +192,55 @@ def test_cli_run_refuses_an_unknown_agent_or_scenario(capsys):
     assert "unknown scenario" in capsys.readouterr().err
 
 
-def test_noop_writes_nothing_and_saves_nothing():
-    """``noop`` is the kernel alone: on the default scenario (no limits below the footprint, host not
-    short of memory) nothing leaves DRAM."""
+KERNEL_OPERATIONS = ("memory_reclaim", "zswap_proactive_writeback", "set_knob", "set_zswap_parameter")
+"""The simulator's kernel-facing operations: every cgroup file write ends in one of them."""
+
+
+def test_noop_writes_nothing_and_saves_nothing(monkeypatch):
+    """``noop`` is the kernel alone: no cgroup file, module parameter or knob is written, no
+    simulator operation is called, the knobs stay the scenario's and no proactive reclaim or
+    writeback is counted; on the default scenario (no limits below the footprint, host not short of
+    memory) nothing leaves DRAM (``zswpout``, ``pswpout``, ``swpout_zero`` stay 0)."""
+    import zswap_gym.policy.runner as runner
+    from zswap_gym.cgroup import CgroupFS
+    from zswap_gym.cgroup.memcg import Memcg
+    from zswap_gym.sim import Simulator, load_scenario
+
+    calls, views = [], []
+
+    class RecordingFS(CgroupFS):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            views.append(self)
+
+        def write(self, path, text):
+            calls.append(("write", path, text))
+            return super().write(path, text)
+
+    def recording(owner, name):
+        real = getattr(owner, name)
+
+        def call(self, *args, **kwargs):
+            calls.append((f"{owner.__name__}.{name}", *args))
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(owner, name, call)
+
+    monkeypatch.setattr(runner, "CgroupFS", RecordingFS)
+    recording(Memcg, "write")
+    for operation in KERNEL_OPERATIONS:
+        recording(Simulator, operation)
+
     result = run_episode("default", "noop", seed=0, episode_steps=30)
+    assert len(views) == 1, "the runner gives the controller the host's cgroup files"
+    assert calls == []
+    sim = views[0].sim
+    fresh = Simulator(load_scenario("default"), num_hosts=1, seed=0)
+    for knob in ("memory_high", "memory_max", "zswap_max", "swap_max", "zswap_writeback"):
+        np.testing.assert_array_equal(getattr(sim.state, knob), getattr(fresh.state, knob), err_msg=knob)
+    np.testing.assert_array_equal(sim.state.shrinker_enabled, fresh.state.shrinker_enabled)
+    for name in ("pgscan_proactive", "pgsteal_proactive", "zswpwb", "zswpout", "pswpout", "swpout_zero"):
+        assert not sim.state.counters[name].any(), name
     assert result.summary.dram_saved_percent == 0.0 and result.summary.episode_return == 0.0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 import warnings
 
 import gymnasium as gym
@@ -178,9 +177,11 @@ def test_vec_monitor_episode_statistics():
     env.close()
 
 
-def test_ppo_smoke():
+def test_ppo_trains_on_the_adapter_with_finite_returns_and_parameters():
+    """SB3 PPO runs 2,000 timesteps on the adapter under ``VecMonitor`` (4 hosts, 32-step episodes),
+    its evaluation returns are finite and so are its parameters. Its speed is measured by
+    ``benchmarks/env_speed.py``, not here."""
     torch.set_num_threads(1)
-    start = time.perf_counter()
     env = make_sb3_vec_env(num_envs=4, max_episode_steps=32, monitor=True)
     model = PPO("MlpPolicy", env, n_steps=64, batch_size=64, seed=0, device="cpu")
     model.learn(total_timesteps=2_000)
@@ -189,4 +190,3 @@ def test_ppo_smoke():
     assert math.isfinite(mean_return) and math.isfinite(std_return)
     assert all(math.isfinite(p.detach().abs().sum().item()) for p in model.policy.parameters())
     env.close()
-    assert time.perf_counter() - start < 40.0
