@@ -9,13 +9,16 @@ read and write them as they would ``/sys/fs/cgroup``:
 - :mod:`.errors` — the kernel's errors as ``OSError`` subclasses (``EINVAL``, ``EACCES``, ``ENOENT``,
   ``EAGAIN`` for a short reclaim or writeback);
 - :mod:`.parse` / :mod:`.render` / :mod:`.readers` — the write formats, the read formats, and
-  helpers that turn what files print back into numbers.
+  helpers that turn what files print back into numbers;
+- :mod:`.paths` — the host files outside the cgroup tree (``/proc/meminfo``, ``lru_gen``, the zswap
+  module parameters), named once; ``PAGE_SIZE`` (4096 bytes, the simulator's) for page counts.
 """
 
+from zswap_gym.sim.units import PAGE_SIZE
+
 from .errors import CgroupAccessError, CgroupNotFoundError, CgroupWriteError, ReclaimShortError
-from .fs import ROOT_FILES, ZSWAP_PARAMETERS_DIR, CgroupFS
+from .fs import ROOT_FILES, CgroupFS
 from .interface import CgroupFiles, MemcgFiles
-from .lru_gen import LRU_GEN_PATH
 from .memcg import EVENTS_KEYS, FILES, STAT_EVENT_KEYS, STAT_SIZE_KEYS, Memcg
 from .parse import (
     SWAPPINESS_ANON_ONLY,
@@ -26,8 +29,15 @@ from .parse import (
     parse_reclaim,
     parse_writeback_flag,
 )
-from .paths import DEFAULT_ROOT
-from .procfs import MEMINFO_PATH, SWAPS_PATH, parse_meminfo, parse_swaps
+from .paths import (
+    DEFAULT_ROOT,
+    LRU_GEN_PATH,
+    MEMINFO_PATH,
+    SHRINKER_ENABLED_PATH,
+    SWAPS_PATH,
+    ZSWAP_PARAMETERS_DIR,
+)
+from .procfs import parse_meminfo, parse_swaps
 from .readers import idle_pages_at_least, parse_flat_keyed, parse_lru_gen, parse_pressure, parse_value
 from .real import RealCgroupFS, RealMemcg
 
@@ -35,6 +45,8 @@ __all__ = [
     "DEFAULT_ROOT",
     "LRU_GEN_PATH",
     "MEMINFO_PATH",
+    "PAGE_SIZE",
+    "SHRINKER_ENABLED_PATH",
     "SWAPS_PATH",
     "ZSWAP_PARAMETERS_DIR",
     "EVENTS_KEYS",
