@@ -5,7 +5,8 @@ read and write them as they would ``/sys/fs/cgroup``:
 
 - :class:`CgroupFS` — one simulated host: ``read(path)``, ``write(path, text)``, ``memcgs()``,
   ``memcg(name)`` (a :class:`Memcg` with ``read(name)`` / ``write(name, text)``);
-- :class:`RealCgroupFS` — the same methods over real files, for running a controller on a real host;
+- :class:`RealCgroupFS` — the same methods over a real host's files (all below one host root; cgroup v2
+  or the v1 memory controller, :mod:`.hierarchy`), for running a controller on a real host;
 - :mod:`.errors` — the kernel's errors as ``OSError`` subclasses (``EINVAL``, ``EACCES``, ``ENOENT``,
   ``EAGAIN`` for a short reclaim or writeback);
 - :mod:`.parse` / :mod:`.render` / :mod:`.readers` — the write formats, the read formats, and
@@ -16,8 +17,15 @@ read and write them as they would ``/sys/fs/cgroup``:
 
 from zswap_gym.sim.units import PAGE_SIZE
 
-from .errors import CgroupAccessError, CgroupNotFoundError, CgroupWriteError, ReclaimShortError
+from .errors import (
+    CgroupAccessError,
+    CgroupHierarchyError,
+    CgroupNotFoundError,
+    CgroupWriteError,
+    ReclaimShortError,
+)
 from .fs import ROOT_FILES, CgroupFS
+from .hierarchy import CgroupHierarchy, find_memory_hierarchy
 from .interface import CgroupFiles, MemcgFiles
 from .memcg import EVENTS_KEYS, FILES, STAT_EVENT_KEYS, STAT_SIZE_KEYS, Memcg
 from .parse import (
@@ -58,6 +66,8 @@ __all__ = [
     "CgroupAccessError",
     "CgroupFS",
     "CgroupFiles",
+    "CgroupHierarchy",
+    "CgroupHierarchyError",
     "CgroupNotFoundError",
     "CgroupWriteError",
     "Memcg",
@@ -67,6 +77,7 @@ __all__ = [
     "RealMemcg",
     "ReclaimRequest",
     "ReclaimShortError",
+    "find_memory_hierarchy",
     "idle_pages_at_least",
     "parse_flat_keyed",
     "parse_lru_gen",

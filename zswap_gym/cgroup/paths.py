@@ -42,6 +42,18 @@ def is_host_file(path: str | os.PathLike[str]) -> bool:
     return os.fspath(path).startswith(HOST_FILE_DIRS)
 
 
+def host_path(host_root: str, path: str) -> str:
+    """Where host path ``path`` (absolute: ``"/proc/meminfo"``) is in a filesystem whose ``/`` is
+    ``host_root`` (``"/"`` for the real host, a test's temporary directory otherwise).
+
+    Raises :class:`~.errors.CgroupNotFoundError` for a relative path or one that climbs with ``..``,
+    so nothing outside ``host_root`` is ever named."""
+    parts = path.split("/")
+    if not path.startswith("/") or ".." in parts:
+        raise CgroupNotFoundError(path, "not an absolute host path without '..'")
+    return os.path.join(host_root, *(p for p in parts if p and p != "."))
+
+
 def split_path(path: str | os.PathLike[str], root: str = DEFAULT_ROOT) -> tuple[str, ...]:
     """The components of ``path`` below the cgroup mount: ``("web", "memory.stat")``.
 
