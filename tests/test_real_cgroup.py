@@ -175,6 +175,7 @@ def call(fs, operation: str, path: str, value=None):
         ("write", "web/memory.high", "1G\u00e9", CgroupWriteError),
         ("write", "web/memory.high", "\u4e00G", CgroupWriteError),
         ("write", "web/memory.reclaim", b"1G\xff", CgroupWriteError),
+        ("write", SHRINKER_ENABLED_PATH, b"Y\xff", CgroupWriteError),
         ("read", "web/memory.bogus", None, CgroupNotFoundError),
         ("write", "web/memory.bogus", "1G", CgroupNotFoundError),
         ("read", "nosuch/memory.current", None, CgroupNotFoundError),
