@@ -6,7 +6,14 @@ the simulated files and on a real ``/sys/fs/cgroup``.
 
 from __future__ import annotations
 
-from zswap_gym.cgroup import CgroupFiles, ReclaimShortError, parse_flat_keyed, parse_pressure, parse_value
+from collections.abc import Sequence
+
+from zswap_gym.cgroup import PAGE_SIZE, CgroupFiles, ReclaimShortError, parse_flat_keyed, parse_pressure, parse_value
+
+
+def target_memcgs(fs: CgroupFiles, memcgs: Sequence[str] | None) -> list[str]:
+    """The memcgs a controller drives: the names in ``memcgs``, or every memcg of the host if ``None``."""
+    return list(fs.memcgs()) if memcgs is None else list(memcgs)
 
 
 def write_reclaim(fs: CgroupFiles, memcg: str, nbytes: float, extra: str = "") -> bool:
@@ -15,7 +22,7 @@ def write_reclaim(fs: CgroupFiles, memcg: str, nbytes: float, extra: str = "") -
     Returns ``False`` if the kernel answered ``-EAGAIN`` (reclaimed less than asked: what was done
     stays done), as Senpai and oomd treat that error; ``True`` otherwise."""
     amount = int(nbytes)
-    if amount < 4096:
+    if amount < PAGE_SIZE:
         return True
     text = f"{amount} {extra}".strip()
     try:

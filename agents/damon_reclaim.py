@@ -46,15 +46,20 @@ from __future__ import annotations
 
 import math
 
-from zswap_gym.cgroup import CgroupFiles, idle_pages_at_least, parse_lru_gen, parse_meminfo
+from zswap_gym.cgroup import (
+    LRU_GEN_PATH,
+    MEMINFO_PATH,
+    PAGE_SIZE,
+    CgroupFiles,
+    idle_pages_at_least,
+    parse_lru_gen,
+    parse_meminfo,
+)
 from zswap_gym.policy import CgroupController
 
 from .cgroup_io import memory_pressure, write_reclaim
 
-PAGE_SIZE = 4096
 MiB = 1 << 20
-LRU_GEN_PATH = "/sys/kernel/debug/lru_gen"
-MEMINFO_PATH = "/proc/meminfo"
 
 FEED_LOOP_GOAL = 10000
 """The score the feedback loop aims for (``damon_feed_loop_next_input``: the target is always 10000)."""

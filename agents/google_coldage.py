@@ -52,13 +52,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from zswap_gym.cgroup import CgroupFiles, idle_pages_at_least, parse_lru_gen
+from zswap_gym.cgroup import LRU_GEN_PATH, PAGE_SIZE, CgroupFiles, idle_pages_at_least, parse_lru_gen
 from zswap_gym.policy import CgroupController
 
 from .cgroup_io import memory_stat, write_reclaim
-
-PAGE_SIZE = 4096
-LRU_GEN_PATH = "/sys/kernel/debug/lru_gen"
 
 THRESHOLDS_S: tuple[float, ...] = (
     120.0,

@@ -39,13 +39,10 @@ Choices where the source does not carry over:
 
 from __future__ import annotations
 
-from zswap_gym.cgroup import CgroupFiles, idle_pages_at_least, parse_lru_gen
+from zswap_gym.cgroup import LRU_GEN_PATH, PAGE_SIZE, CgroupFiles, idle_pages_at_least, parse_lru_gen
 from zswap_gym.policy import CgroupController
 
 from .cgroup_io import memory_current, memory_pressure, memory_stat, write_reclaim
-
-PAGE_SIZE = 4096
-LRU_GEN_PATH = "/sys/kernel/debug/lru_gen"
 
 INACTIVE_PROBE = 0.1
 """``InactiveProbe``: the refault policy may grow to 10 % of inactive memory."""

@@ -46,7 +46,7 @@ from typing import Any
 
 from zswap_gym.cgroup import CgroupFiles, ReclaimShortError
 
-from .cgroup_io import memory_stat, write_reclaim
+from .cgroup_io import memory_stat, target_memcgs, write_reclaim
 from .senpai_tmo import SenpaiTMO
 
 FORMS = ("proactive_writeback", "reclaim")
@@ -107,7 +107,7 @@ class SenpaiAgeWriteback(SenpaiTMO):
         if periods == 0:
             return
         stored: dict[str, float] = {}
-        for memcg in self.targets(fs):
+        for memcg in target_memcgs(fs, self.memcgs):
             if self.pause_on_pressure and self.last_psi_percent(memcg) >= self.psi_threshold_percent:
                 continue
             zswapped = float(memory_stat(fs, memcg).get("zswapped", 0))

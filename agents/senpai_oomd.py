@@ -61,6 +61,7 @@ from collections.abc import Sequence
 
 from zswap_gym.cgroup import (
     MEMINFO_PATH,
+    PAGE_SIZE,
     SWAPS_PATH,
     CgroupFiles,
     parse_flat_keyed,
@@ -71,9 +72,8 @@ from zswap_gym.cgroup import (
 )
 from zswap_gym.policy import CgroupController
 
-from .cgroup_io import limit, memory_current, memory_pressure, memory_stat, write_reclaim
+from .cgroup_io import limit, memory_current, memory_pressure, memory_stat, target_memcgs, write_reclaim
 
-PAGE = 4096
 MiB = 1 << 20
 
 
@@ -145,10 +145,6 @@ class SenpaiOomd(CgroupController):
         """oomd's swap-out rate figure: ``max(ewma60, ewma300)``, bytes/s."""
         return max(self._swapout_bps_60, self._swapout_bps_300)
 
-    def targets(self, fs: CgroupFiles) -> list[str]:
-        """The memcgs this controller drives."""
-        return list(fs.memcgs()) if self.memcgs is None else list(self.memcgs)
-
     def reset(self, fs: CgroupFiles, step_s: float) -> None:
         super().reset(fs, step_s)
         self._clear_rate()
@@ -166,7 +162,7 @@ class SenpaiOomd(CgroupController):
         if last is None or now_s <= last[0]:
             return
         dt = now_s - last[0]
-        rate = max(pswpout - last[1], 0.0) * PAGE / dt
+        rate = max(pswpout - last[1], 0.0) * PAGE_SIZE / dt
         self._swapout_bps_60 = rate + math.exp(-dt / 60.0) * (self._swapout_bps_60 - rate)
         self._swapout_bps_300 = rate + math.exp(-dt / 300.0) * (self._swapout_bps_300 - rate)
 
@@ -228,7 +224,7 @@ class SenpaiOomd(CgroupController):
         periods = self.periods_due("senpai", now_s, self.interval_s)
         if periods == 0:
             return
-        for memcg in self.targets(fs):
+        for memcg in target_memcgs(fs, self.memcgs):
             if not self.pressures_ok(fs, memcg):
                 continue  # immediate backoff
             current = float(memory_current(fs, memcg))
@@ -236,7 +232,7 @@ class SenpaiOomd(CgroupController):
             floor = self.floor_bytes(fs, memcg, current, swap_total, swap_free)
             if current <= floor:
                 continue
-            size = int((current - floor) * self.max_probe * periods) & ~(PAGE - 1)
+            size = int((current - floor) * self.max_probe * periods) & ~(PAGE_SIZE - 1)
             extra = ""
             if self.modulate_swappiness:
                 extra = f"swappiness={int(self.base_swappiness * self.swappiness_factor(swap_util))}"

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from zswap_gym.cgroup import CgroupFiles
 from zswap_gym.policy import CgroupController
 
-from .cgroup_io import memory_current, memory_pressure, write_reclaim
+from .cgroup_io import memory_current, memory_pressure, target_memcgs, write_reclaim
 
 PSI_WINDOWS = ("interval", "avg10")
 
@@ -120,10 +120,6 @@ class SenpaiTMO(CgroupController):
         """The PSI some (%) of ``memcg`` that Senpai's last decision used (0 before the first)."""
         return self._last_psi.get(memcg, 0.0)
 
-    def targets(self, fs: CgroupFiles) -> list[str]:
-        """The memcgs this controller drives."""
-        return list(fs.memcgs()) if self.memcgs is None else list(self.memcgs)
-
     def reclaim_bytes(self, current_bytes: float, psi_some_percent: float, periods: int = 1) -> float:
         """The TMO rule: bytes to reclaim for ``periods`` periods of a memcg at ``current_bytes``
         (``memory.current``, bytes) under PSI some ``psi_some_percent`` (%)."""
@@ -136,7 +132,7 @@ class SenpaiTMO(CgroupController):
         periods = self.periods_due("senpai", now_s, self.interval_s)
         if periods == 0:
             return
-        for memcg in self.targets(fs):
+        for memcg in target_memcgs(fs, self.memcgs):
             psi = self._psi.some_percent(fs, memcg, now_s, self.psi_window)
             self._last_psi[memcg] = psi
             amount = self.reclaim_bytes(memory_current(fs, memcg), psi, periods)

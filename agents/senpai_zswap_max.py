@@ -38,12 +38,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from zswap_gym.cgroup import CgroupFiles
+from zswap_gym.cgroup import PAGE_SIZE, CgroupFiles
 
-from .cgroup_io import memory_current
+from .cgroup_io import memory_current, target_memcgs
 from .senpai_tmo import SenpaiTMO
-
-PAGE = 4096
 
 
 class SenpaiZswapMax(SenpaiTMO):
@@ -95,12 +93,12 @@ class SenpaiZswapMax(SenpaiTMO):
         """Write the static limits once ``set_at_s`` is reached (before that round's reclaim), then
         run Senpai."""
         if not self._limits and now_s + 1e-9 >= self.set_at_s:
-            for memcg in self.targets(fs):
+            for memcg in target_memcgs(fs, self.memcgs):
                 if self.zswap_max_bytes is not None:
                     value = self.zswap_max_bytes
                 else:
                     value = int(self.zswap_max_share * memory_current(fs, memcg))
-                value &= ~(PAGE - 1)
+                value &= ~(PAGE_SIZE - 1)
                 fs.write(f"{memcg}/memory.zswap.max", str(value))
                 self._limits[memcg] = value
         super().control(fs, now_s)

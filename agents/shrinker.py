@@ -26,11 +26,9 @@ it affects every memcg, as on a real host.
 
 from __future__ import annotations
 
-from zswap_gym.cgroup import ZSWAP_PARAMETERS_DIR, CgroupFiles
+from zswap_gym.cgroup import SHRINKER_ENABLED_PATH, CgroupFiles
 
 from .senpai_tmo import SenpaiTMO
-
-SHRINKER_ENABLED_PATH = f"{ZSWAP_PARAMETERS_DIR}/shrinker_enabled"
 
 
 class SenpaiShrinker(SenpaiTMO):

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from zswap_gym.cgroup import CgroupFiles
+from zswap_gym.cgroup import PAGE_SIZE, CgroupFiles
 from zswap_gym.policy import CgroupController
 
 from .cgroup_io import memory_current
-
-PAGE_SIZE = 4096
 
 
 class StaticHighController(CgroupController):

@@ -565,7 +565,11 @@ def test_errors_survive_pickling():
         assert type(copy) is type(err) and str(copy) == str(err) and copy.errno == err.errno
 
 
-def make_real_tree(root) -> None:
+def make_real_tree(host_root):
+    """A cgroup v2 tree at ``host_root/sys/fs/cgroup`` with memcgs web and sidecar; returns its root."""
+    root = host_root / "sys" / "fs" / "cgroup"
+    root.mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpu io memory pids\n")
     for name, files in {
         "web": {"memory.current": "1073741824\n", "memory.high": "max\n", "memory.reclaim": ""},
         "sidecar": {"memory.current": "268435456\n", "memory.reclaim": ""},
@@ -574,20 +578,22 @@ def make_real_tree(root) -> None:
         for file, text in files.items():
             (root / name / file).write_text(text)
     (root / "memory.stat").write_text("anon 0\n")
+    return root
 
 
 def test_real_cgroupfs_reads_and_writes_files_under_its_root(tmp_path):
-    make_real_tree(tmp_path)
-    fs = RealCgroupFS(tmp_path)
+    root = make_real_tree(tmp_path)
+    fs = RealCgroupFS(host_root=tmp_path)
+    assert fs.root == str(root)
     assert fs.memcgs() == ["sidecar", "web"]
     assert fs.read("web/memory.current") == "1073741824\n"
     assert fs.read("/sys/fs/cgroup/web/memory.current") == "1073741824\n"
-    assert fs.read(str(tmp_path / "web" / "memory.current")) == "1073741824\n"
+    assert fs.read(str(root / "web" / "memory.current")) == "1073741824\n"
     assert fs.memcg("sidecar").read("memory.current") == "268435456\n"
     assert fs.write("web/memory.high", "512M\n") == 5
-    assert (tmp_path / "web" / "memory.high").read_text() == "512M\n"
+    assert (root / "web" / "memory.high").read_text() == "512M\n"
     fs.memcg("web").write("memory.reclaim", b"1G")
-    assert (tmp_path / "web" / "memory.reclaim").read_text() == "1G"
+    assert (root / "web" / "memory.reclaim").read_text() == "1G"
     assert fs.listdir("web") == ["memory.current", "memory.high", "memory.reclaim"]
     with pytest.raises(FileNotFoundError):
         fs.read("web/memory.bogus")
@@ -612,7 +618,7 @@ def test_real_cgroupfs_turns_kernel_errors_into_the_interfaces_exceptions(
     tmp_path, monkeypatch, err_no, expected, path, text
 ):
     make_real_tree(tmp_path)
-    fs = RealCgroupFS(tmp_path)
+    fs = RealCgroupFS(host_root=tmp_path)
 
     def failing_write(fd, data):
         raise OSError(err_no, "kernel says no")
@@ -637,11 +643,11 @@ def proactive_controller(cgroups: CgroupFiles, memcg: str, share: float) -> int:
 
 
 def test_the_same_controller_code_drives_simulated_and_real_cgroups(fs, tmp_path):
-    make_real_tree(tmp_path)
-    real = RealCgroupFS(tmp_path)
+    root = make_real_tree(tmp_path)
+    real = RealCgroupFS(host_root=tmp_path)
     assert isinstance(fs, CgroupFiles) and isinstance(real, CgroupFiles)
     before = stat(fs)["pgsteal"]
     asked = proactive_controller(fs, "web", 0.01)
     assert stat(fs)["pgsteal"] - before == pytest.approx(asked / PAGE, abs=CHUNK_PAGES)
     asked = proactive_controller(real, "web", 0.01)
-    assert (tmp_path / "web" / "memory.reclaim").read_text() == str(asked)
+    assert (root / "web" / "memory.reclaim").read_text() == str(asked)

@@ -5,17 +5,28 @@ read and write them as they would ``/sys/fs/cgroup``:
 
 - :class:`CgroupFS` — one simulated host: ``read(path)``, ``write(path, text)``, ``memcgs()``,
   ``memcg(name)`` (a :class:`Memcg` with ``read(name)`` / ``write(name, text)``);
-- :class:`RealCgroupFS` — the same methods over real files, for running a controller on a real host;
+- :class:`RealCgroupFS` — the same methods over a real host's files (all below one host root; cgroup v2
+  or the v1 memory controller, :mod:`.hierarchy`), for running a controller on a real host;
 - :mod:`.errors` — the kernel's errors as ``OSError`` subclasses (``EINVAL``, ``EACCES``, ``ENOENT``,
   ``EAGAIN`` for a short reclaim or writeback);
 - :mod:`.parse` / :mod:`.render` / :mod:`.readers` — the write formats, the read formats, and
-  helpers that turn what files print back into numbers.
+  helpers that turn what files print back into numbers;
+- :mod:`.paths` — the host files outside the cgroup tree (``/proc/meminfo``, ``lru_gen``, the zswap
+  module parameters), named once; ``PAGE_SIZE`` (4096 bytes, the simulator's) for page counts.
 """
 
-from .errors import CgroupAccessError, CgroupNotFoundError, CgroupWriteError, ReclaimShortError
-from .fs import ROOT_FILES, ZSWAP_PARAMETERS_DIR, CgroupFS
+from zswap_gym.sim.units import PAGE_SIZE
+
+from .errors import (
+    CgroupAccessError,
+    CgroupHierarchyError,
+    CgroupNotFoundError,
+    CgroupWriteError,
+    ReclaimShortError,
+)
+from .fs import ROOT_FILES, CgroupFS
+from .hierarchy import CgroupHierarchy, find_memory_hierarchy
 from .interface import CgroupFiles, MemcgFiles
-from .lru_gen import LRU_GEN_PATH
 from .memcg import EVENTS_KEYS, FILES, STAT_EVENT_KEYS, STAT_SIZE_KEYS, Memcg
 from .parse import (
     SWAPPINESS_ANON_ONLY,
@@ -26,8 +37,15 @@ from .parse import (
     parse_reclaim,
     parse_writeback_flag,
 )
-from .paths import DEFAULT_ROOT
-from .procfs import MEMINFO_PATH, SWAPS_PATH, parse_meminfo, parse_swaps
+from .paths import (
+    DEFAULT_ROOT,
+    LRU_GEN_PATH,
+    MEMINFO_PATH,
+    SHRINKER_ENABLED_PATH,
+    SWAPS_PATH,
+    ZSWAP_PARAMETERS_DIR,
+)
+from .procfs import parse_meminfo, parse_swaps
 from .readers import idle_pages_at_least, parse_flat_keyed, parse_lru_gen, parse_pressure, parse_value
 from .real import RealCgroupFS, RealMemcg
 
@@ -35,6 +53,8 @@ __all__ = [
     "DEFAULT_ROOT",
     "LRU_GEN_PATH",
     "MEMINFO_PATH",
+    "PAGE_SIZE",
+    "SHRINKER_ENABLED_PATH",
     "SWAPS_PATH",
     "ZSWAP_PARAMETERS_DIR",
     "EVENTS_KEYS",
@@ -46,6 +66,8 @@ __all__ = [
     "CgroupAccessError",
     "CgroupFS",
     "CgroupFiles",
+    "CgroupHierarchy",
+    "CgroupHierarchyError",
     "CgroupNotFoundError",
     "CgroupWriteError",
     "Memcg",
@@ -55,6 +77,7 @@ __all__ = [
     "RealMemcg",
     "ReclaimRequest",
     "ReclaimShortError",
+    "find_memory_hierarchy",
     "idle_pages_at_least",
     "parse_flat_keyed",
     "parse_lru_gen",

@@ -3,14 +3,15 @@
 Each is an :class:`OSError` with the kernel's errno, so a controller written against a real
 ``/sys/fs/cgroup`` (where failed writes raise ``OSError``) handles the simulated files unchanged:
 
-============================ ============ ==========================================================
-exception                    errno        when
-============================ ============ ==========================================================
-:class:`CgroupWriteError`    ``EINVAL``   a malformed value (nothing in the simulation changes)
-:class:`CgroupAccessError`   ``EACCES``   writing a read-only file or reading a write-only one
-:class:`CgroupNotFoundError` ``ENOENT``   no such memcg or file
-:class:`ReclaimShortError`   ``EAGAIN``   ``memory.reclaim`` (or proactive writeback) did less than asked
-============================ ============ ==========================================================
+============================= ========== ===============================================================
+exception                     errno      when
+============================= ========== ===============================================================
+:class:`CgroupWriteError`     ``EINVAL`` a malformed value (nothing in the simulation changes)
+:class:`CgroupAccessError`    ``EACCES`` writing a read-only file or reading a write-only one
+:class:`CgroupNotFoundError`  ``ENOENT`` no such memcg or file
+:class:`CgroupHierarchyError` ``ENOENT`` no memory cgroup hierarchy where the real backend looked
+:class:`ReclaimShortError`    ``EAGAIN`` ``memory.reclaim`` (or proactive writeback) did less than asked
+============================= ========== ===============================================================
 """
 
 from __future__ import annotations
@@ -68,6 +69,25 @@ class CgroupNotFoundError(FileNotFoundError):
 
     def __reduce__(self):
         return type(self), (self.filename, self.hint)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class CgroupHierarchyError(FileNotFoundError):
+    """No memory cgroup hierarchy at a cgroup mount (``-ENOENT``): the message says what is there
+    instead (cgroup v2 without the memory controller, v1 hierarchies of other controllers, nothing).
+
+    Attributes: ``filename`` (the mount looked at, as a host path) and ``found``.
+    """
+
+    def __init__(self, filename: str, found: str) -> None:
+        self.found = found
+        super().__init__(errno.ENOENT, f"{filename}: not a memory cgroup hierarchy: {found}")
+        self.filename = filename
+
+    def __reduce__(self):
+        return type(self), (self.filename, self.found)
 
     def __str__(self) -> str:
         return str(self.strerror)

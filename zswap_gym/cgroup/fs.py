@@ -15,11 +15,11 @@ import os
 from zswap_gym.sim import Simulator
 
 from .errors import CgroupAccessError, CgroupNotFoundError
-from .lru_gen import LRU_GEN_PATH, render_lru_gen
+from .lru_gen import render_lru_gen
 from .memcg import FILES, Memcg, stat_items
-from .parse import parse_module_bool
-from .paths import DEFAULT_ROOT, split_path
-from .procfs import MEMINFO_PATH, SWAPS_PATH, render_meminfo, render_swaps
+from .parse import as_text, parse_module_bool
+from .paths import DEFAULT_ROOT, LRU_GEN_PATH, MEMINFO_PATH, SWAPS_PATH, ZSWAP_PARAMETERS_DIR, split_path
+from .procfs import render_meminfo, render_swaps
 from .render import render_flat_keyed, render_module_bool
 
 ROOT_FILES = ("memory.stat",)
@@ -31,9 +31,6 @@ HOST_FILES = {
     SWAPS_PATH: render_swaps,
 }
 """Read-only host-wide files outside the cgroup tree, by absolute path: what each prints."""
-
-ZSWAP_PARAMETERS_DIR = "/sys/module/zswap/parameters"
-"""Where the zswap module parameters live; ``shrinker_enabled`` there is readable and writable."""
 
 
 class CgroupFS:
@@ -140,7 +137,7 @@ class CgroupFS:
             raise CgroupAccessError(os.fspath(path), "read-only file")
         parameter = self._zswap_parameter(path)
         if parameter is not None:
-            raw = text.decode() if isinstance(text, bytes) else str(text)
+            raw = as_text(os.fspath(path), text)
             self.sim.set_zswap_parameter(parameter, self.host, parse_module_bool(os.fspath(path), raw))
             return len(raw)
         memcg, name = self._resolve(path)

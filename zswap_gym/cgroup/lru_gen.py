@@ -24,8 +24,6 @@ import numpy as np
 from zswap_gym.sim import Loc, Simulator
 from zswap_gym.sim.lru import AGE_BINS, age_bins
 
-LRU_GEN_PATH = "/sys/kernel/debug/lru_gen"
-
 
 def bin_upper_age_s(b: np.ndarray | int) -> np.ndarray:
     """Upper idle-age edge (s) of half-octave bin ``b``: ages in bin b are below 2**((b+1)/2) - 1."""

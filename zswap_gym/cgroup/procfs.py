@@ -19,8 +19,6 @@ from __future__ import annotations
 from zswap_gym.sim import Simulator
 from zswap_gym.sim.units import PAGE_SIZE
 
-MEMINFO_PATH = "/proc/meminfo"
-SWAPS_PATH = "/proc/swaps"
 SWAP_DEVICE_NAME = "/dev/nvme0n1p3"
 """The simulated swap partition's name in ``/proc/swaps``."""
 

@@ -86,6 +86,34 @@ HOST_FEATURES: tuple[Feature, ...] = (
 OBSERVATION_MODES = ("full", "kernel")
 
 
+def observation_features(mode: str = "full") -> tuple[tuple[Feature, ...], tuple[Feature, ...]]:
+    """The slot features and the host features of observation ``mode``, in observation order:
+    ``"full"`` has them all, ``"kernel"`` only those a kernel exposes (source not ``"simulator"``)."""
+    if mode not in OBSERVATION_MODES:
+        raise ValueError(f"observation mode {mode!r}: must be one of {list(OBSERVATION_MODES)}")
+    keep = (lambda f: f.source != "simulator") if mode == "kernel" else (lambda f: True)
+    return tuple(f for f in SLOT_FEATURES if keep(f)), tuple(f for f in HOST_FEATURES if keep(f))
+
+
+def observation_size(mode: str, num_memcgs: int) -> str:
+    """The observation's length D for ``num_memcgs`` slots, worked out: ``"8 x 22 + 6 = 182"``."""
+    slot, host = observation_features(mode)
+    return f"{num_memcgs} x {len(slot)} + {len(host)} = {num_memcgs * len(slot) + len(host)}"
+
+
+def feature_table(mode: str = "full", num_memcgs: int = 8) -> str:
+    """The Markdown table of the observation's features (index, name, meaning, normalisation,
+    kernel source) for ``num_memcgs`` slots: the env docstring's table."""
+    slot, host = observation_features(mode)
+    rows = ["| index | feature | meaning | normalisation | kernel source |", "|---|---|---|---|---|"]
+    for i, f in enumerate(slot):
+        rows.append(f"| slot*{len(slot)} + {i} | {f.name} | {f.meaning} | {f.normalisation} | {f.source} |")
+    base = len(slot) * num_memcgs
+    for i, f in enumerate(host):
+        rows.append(f"| {base + i} | host.{f.name} | {f.meaning} | {f.normalisation} | {f.source} |")
+    return "\n".join(rows)
+
+
 _RESIDENT_EDGES_F32 = tuple(np.float32(e) for e in RESIDENT_AGE_EDGES_S)
 _ZSWAP_EDGES_F32 = tuple(np.float32(e) for e in ZSWAP_AGE_EDGES_S)
 _SQUASHED_HOST_SCALES = np.array([[1000.0], [1.0]])
@@ -152,12 +180,8 @@ class ObservationBuilder:
     """
 
     def __init__(self, sim: Simulator, mode: str = "full") -> None:
-        if mode not in OBSERVATION_MODES:
-            raise ValueError(f"observation mode {mode!r}: must be one of {list(OBSERVATION_MODES)}")
+        self.slot_features, self.host_features = observation_features(mode)
         self.mode = mode
-        keep = (lambda f: f.source != "simulator") if mode == "kernel" else (lambda f: True)
-        self.slot_features = tuple(f for f in SLOT_FEATURES if keep(f))
-        self.host_features = tuple(f for f in HOST_FEATURES if keep(f))
         self._slot_index = [SLOT_FEATURES.index(f) for f in self.slot_features]
         self._host_index = [HOST_FEATURES.index(f) for f in self.host_features]
         self.num_memcgs = sim.num_memcgs
@@ -320,13 +344,5 @@ class ObservationBuilder:
         np.divide(zswap, np.maximum(at_least[z], 1.0), out=zswap)
 
     def markdown_table(self) -> str:
-        """The feature table for docstrings and the README."""
-        rows = ["| index | feature | meaning | normalisation | kernel source |", "|---|---|---|---|---|"]
-        for i, f in enumerate(self.slot_features):
-            rows.append(
-                f"| slot*{len(self.slot_features)} + {i} | {f.name} | {f.meaning} | {f.normalisation} | {f.source} |"
-            )
-        base = len(self.slot_features) * self.num_memcgs
-        for i, f in enumerate(self.host_features):
-            rows.append(f"| {base + i} | host.{f.name} | {f.meaning} | {f.normalisation} | {f.source} |")
-        return "\n".join(rows)
+        """The feature table of this builder's mode and slots (:func:`feature_table`)."""
+        return feature_table(self.mode, self.num_memcgs)

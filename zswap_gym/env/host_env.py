@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import gymnasium as gym
@@ -11,6 +12,7 @@ from gymnasium import spaces
 from ..sim import ScenarioConfig
 from .actions import ActionConfig
 from .core import OffloadCore
+from .features import feature_table, observation_size
 from .reward import RewardConfig
 
 
@@ -39,34 +41,11 @@ class HostOffloadEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Observation Space
     ``Box(0, 1, (D,), float32)``: for each memcg slot its features, then the host features; names in
-    ``env.unwrapped.feature_names``. With ``observation="full"`` (default) D = 8 x 22 + 6 = 182;
-    ``observation="kernel"`` drops what no kernel exposes (zswap entry ages): D = 8 x 19 + 6 = 158.
+    ``env.unwrapped.feature_names``. With ``observation="full"`` (default) D = {size_full};
+    ``observation="kernel"`` drops what no kernel exposes (zswap entry ages): D = {size_kernel}.
+    The table (``max_memcgs`` = {max_memcgs}, the default) is made from :mod:`zswap_gym.env.features` on import:
 
-    | index | feature | meaning | normalisation | kernel source |
-    |---|---|---|---|---|
-    | slot*22 + 0 | slot_used | 1 if the slot holds a tenant | 0/1 | cgroupfs |
-    | slot*22 + 1 | memory_current | memory.current | / DRAM | memory.current |
-    | slot*22 + 2 | anon_resident | resident anonymous memory | / footprint | memory.stat:anon |
-    | slot*22 + 3 | zswap_pool | compressed bytes in zswap | / footprint | memory.stat:zswap |
-    | slot*22 + 4 | zswapped | original bytes stored in zswap | / footprint | memory.stat:zswapped |
-    | slot*22 + 5 | swap_device | pages on the swap device | / footprint | memory.swap.current - zswapped |
-    | slot*22 + 6 | refault_rate | refaulted pages per minute / footprint | x / (x + 0.01) | workingset_refault_anon |
-    | slot*22 + 7 | zswpout_rate | pages stored per minute / footprint | x / (x + 0.01) | memory.stat:zswpout |
-    | slot*22 + 8 | zswpwb_rate | pages written back per minute / footprint | x / (x + 0.01) | memory.stat:zswpwb |
-    | slot*22 + 9 | psi_some_avg10 | memory.pressure some avg10 | % / 100 | memory.pressure |
-    | slot*22 + 10 | psi_some_avg60 | memory.pressure some avg60 | % / 100 | memory.pressure |
-    | slot*22 + 11 | psi_full_avg10 | memory.pressure full avg10 | % / 100 | memory.pressure |
-    | slot*22 + 12..15 | resident_idle_* | resident memory idle <1, 1-5, 5-30, >=30 min | / footprint | lru_gen |
-    | slot*22 + 16..18 | zswap_age_* | zswap entries stored <5, 5-30, >=30 min ago | / zswapped | simulator only |
-    | slot*22 + 19 | memory_high | memory.high | / DRAM, max -> 1 | memory.high |
-    | slot*22 + 20 | zswap_max | memory.zswap.max | / DRAM, max -> 1 | memory.zswap.max |
-    | slot*22 + 21 | zswap_writeback | memory.zswap.writeback | 0/1 | memory.zswap.writeback |
-    | 176 | host.dram_free | free DRAM | / DRAM | /proc/meminfo |
-    | 177 | host.zswap_pool_fill | pool size / pool limit | 0..1 | zswap debugfs |
-    | 178 | host.device_utilisation | swap device utilisation | 0..1 | /proc/diskstats |
-    | 179 | host.device_read_latency | mean swap-in latency | us / (us + 1000) | /proc/diskstats |
-    | 180 | host.write_budget_used | writes / the step's write budget | x / (x + 1) | /proc/diskstats |
-    | 181 | host.episode_progress | steps taken / episode length | 0..1 | controller clock |
+    {feature_table}
 
     Unused slots are all zeros (``slot_used`` = 0 is the mask).
 
@@ -187,3 +166,22 @@ class HostOffloadEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.render_mode == "ansi":
             return render_ansi(self.core.sim, self.core.last_metrics, 0)
         return render_rgb_array(self._history, self.core.sim.memcg_names)
+
+
+def _fill_docstring(doc: str | None, num_memcgs: int = ScenarioConfig.max_memcgs) -> str | None:
+    """The class docstring with its observation sizes and feature table made from the features, so the
+    manual cannot drift from the observation (``None`` stays ``None``: ``python -OO`` drops docstrings)."""
+    if doc is None:
+        return None
+    fields = {
+        "{max_memcgs}": str(num_memcgs),
+        "{size_full}": observation_size("full", num_memcgs),
+        "{size_kernel}": observation_size("kernel", num_memcgs),
+        "{feature_table}": textwrap.indent(feature_table("full", num_memcgs), "    ").lstrip(),
+    }
+    for field, text in fields.items():
+        doc = doc.replace(field, text)
+    return doc
+
+
+HostOffloadEnv.__doc__ = _fill_docstring(HostOffloadEnv.__doc__)
