@@ -2,7 +2,7 @@
 
 Sources: mm/damon/reclaim.c (the module and its parameters) and mm/damon/core.c (watermarks
 ``damos_wmark_wait_us``, quotas ``damos_adjust_quota`` / ``damos_set_effective_quota``, the goal
-feedback loop ``damon_feed_loop_next_input`` and ``damos_quota_score``), Linux 6.9+; FACTS.md,
+feedback loop ``damon_feed_loop_next_input`` and ``damos_quota_score``), Linux 6.9+; docs/calibration.md,
 Controllers.
 
 The scheme DAMON_RECLAIM installs: page out (``DAMOS_PAGEOUT``) memory regions not accessed for

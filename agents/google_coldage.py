@@ -1,7 +1,7 @@
 """``google-coldage``: Google's cold-age threshold controller for zswap far memory.
 
 Source: Lagar-Cavilla et al., "Software-Defined Far Memory in Warehouse-Scale Computers", ASPLOS'19
-(§4: cold page identification and the control of the cold age threshold; FACTS.md, Controllers).
+(§4: cold page identification and the control of the cold age threshold; docs/calibration.md, Controllers).
 
 The rule, per job (memcg):
 

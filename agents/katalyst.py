@@ -4,7 +4,7 @@ Source: kubewharf/katalyst-core,
 pkg/agent/sysadvisor/plugin/qosaware/resource/memory/plugin/memory_offloading.go (the policies and the
 engine) and pkg/config/agent/dynamic/tmo/tmo_base.go (the defaults); the offload itself is
 pkg/util/cgroup/manager/cgroup.go ``MemoryOffloadingWithAbsolutePath`` (``echo <bytes> >
-memory.reclaim``). FACTS.md, Controllers.
+memory.reclaim``). docs/calibration.md, Controllers.
 
 Per memcg, every ``interval_s`` = 30 s (``DefaultTMOInterval``), an offloading target size (bytes):
 

@@ -1,6 +1,6 @@
 """``oracle``: a clairvoyant reference that places every chunk in its cheapest tier.
 
-The leaderboard normalises scores so ``noop`` is 0 and this policy is 1 (DESIGN.md §5). It is the one
+The leaderboard normalises scores so ``noop`` is 0 and this policy is 1 (README.md, Baselines). It is the one
 policy allowed to read the simulator's hidden state: each chunk's true Poisson access rate
 (``state.rate_hz``), its compressed and zsmalloc sizes (``compressed_bytes``, ``zpool_bytes``), where it
 is (``loc``), the host's costs (``cfg.host``) and the scenario's workload phases. It moves chosen
@@ -166,7 +166,7 @@ class Oracle(CgroupController):
     """
 
     name = "oracle"
-    source = "clairvoyant expected-cost placement over the simulator's hidden per-chunk state (DESIGN.md §5)"
+    source = "clairvoyant expected-cost placement over the simulator's hidden per-chunk state (README.md, Baselines)"
 
     def __init__(
         self,

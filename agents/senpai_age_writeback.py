@@ -6,7 +6,7 @@ proactive writeback", May 2026): "Our deployment runs a userspace proactive recl
 memory.reclaim ... That first stage compresses cold anon pages into zswap. Entries that then remain in
 zswap past a policy-defined age threshold are considered 'twice cold', and the reclaimer wants to
 write them back to the backing swap device at a moment of its own choosing"; "we prefer to leave the
-zswap shrinker disabled, decouple LRU -> zswap from zswap -> swap". Interfaces (shared/FACTS.md,
+zswap shrinker disabled, decouple LRU -> zswap from zswap -> swap". Interfaces (docs/calibration.md,
 "Controllers"): v1 ``memory.zswap.proactive_writeback "[max=<bytes>] <age_seconds>"``; v5
 ``memory.reclaim "<bytes> source=zswap"``; both respect the second-chance bit and may write back less
 than asked. TMO (Weiner et al., ASPLOS'22) held SSD writes near 1 MB/s per host for endurance.

@@ -4,7 +4,7 @@ immediate-backoff mode with swappiness modulation.
 Source: oomd ``src/oomd/plugins/Senpai.cpp`` ``tick_immediate_backoff()``,
 ``validatePressure()``, ``getLimitMinBytes()``, ``calculateSwappinessFactor()`` and the defaults in
 ``Senpai.h``; the swap-out rate is oomd's own (``Oomd.cpp``: ``pswpout`` delta x 4096 / interval,
-exponentially averaged with factors ``exp(-dt/60)`` and ``exp(-dt/300)``). shared/FACTS.md,
+exponentially averaged with factors ``exp(-dt/60)`` and ``exp(-dt/300)``). docs/calibration.md,
 "Controllers": every 6 s, if memory-some and io-some ``max(avg10, avg60)`` are both below 0.1 %,
 reclaim 1 % of ``(memory.current - floor)``; swappiness scaled down as swap writes approach
 1 MiB/s or swap reaches 80 % full. The rule, per memcg, once per period:
@@ -30,7 +30,7 @@ Defaults from ``Senpai.h``: ``interval`` 6 (ticks of 1 s), ``limit_min_bytes`` 1
 
 Choices and differences from the source:
 
-* ``modulate_swappiness`` defaults to ``True`` here (oomd's default is ``false``; FACTS.md and
+* ``modulate_swappiness`` defaults to ``True`` here (oomd's default is ``false``; docs/calibration.md and
   the issue describe the modulated rule, which is how Meta ran it with swap).
 * oomd sets the host-wide ``vm.swappiness`` around its ``memory.reclaim`` write and restores it;
   this port passes it with the write instead (``memory.reclaim "<bytes> swappiness=<N>"``, Linux
@@ -89,7 +89,7 @@ class SenpaiOomd(CgroupController):
         io_pressure_pct: I/O ``some`` target, % (oomd 0.1); see the module notes on ``io.pressure``.
         max_probe: share of ``memory.current - floor`` reclaimed per probe (oomd 0.01).
         modulate_swappiness: scale swappiness by swap-out rate and swap fill (oomd default false;
-            on here, as FACTS.md states the rule).
+            on here, as docs/calibration.md states the rule).
         base_swappiness: the swappiness the factor scales (kernel ``vm.swappiness`` default 60).
         swap_threshold: swap utilisation (0..1) at which swappiness reaches 0 (oomd 0.8).
         swapout_bps_threshold: swap-out rate at which swappiness reaches 0, bytes/s (oomd 1 MiB/s).

@@ -6,7 +6,7 @@ every ``interval_s`` = 6 s, for each container,
     reclaim = memory.current * reclaim_ratio * max(0, 1 - psi_some / psi_threshold)
 
 with ``reclaim_ratio`` = 0.0005 and ``psi_threshold`` = 0.1 %, written to ``memory.reclaim``
-(shared/FACTS.md, "Controllers"). The reclaim is stateless: no limit is left behind, and the kernel
+(docs/calibration.md, "Controllers"). The reclaim is stateless: no limit is left behind, and the kernel
 picks the coldest pages (into zswap, or to the swap device when zswap rejects them). The same
 ``memory.reclaim`` path and the 6 s interval are what ``facebookincubator/oomd``'s
 ``plugins/Senpai.cpp`` uses when ``memory.reclaim`` exists (``interval`` = 6 ticks of 1 s); its

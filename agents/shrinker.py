@@ -4,8 +4,8 @@ zswap to disk.
 Source: mm/zswap.c (``zswap_shrinker_count()`` / ``zswap_shrinker_scan()``, the memcg-aware zswap
 shrinker, Nhat Pham 2024, with the second-chance referenced bit) and mm/vmscan.c
 (``do_shrink_slab()``: ``delta = (freeable >> priority) * 4 / seeks``); ``shrinker_enabled`` defaults
-to N (shared/FACTS.md, "Kernel constants"). The patch reports -58 to -64 % swap-ins and -7 to -10 %
-wall time on a kernel build (FACTS.md, "Published outcomes"). The seed thread is the argument about
+to N (docs/calibration.md, "Kernel constants"). The patch reports -58 to -64 % swap-ins and -7 to -10 %
+wall time on a kernel build (docs/calibration.md, "Published outcomes"). The seed thread is the argument about
 it: "Echo-ing to memory.reclaim should also offload some zswap entries, correct?" (Nhat Pham) and
 "Even when memory.reclaim is running, the fraction of zswap residency that ends up reaching the
 backing swap device is still very small ... we prefer to leave the zswap shrinker disabled" (Hao Jia).

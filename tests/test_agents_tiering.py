@@ -242,7 +242,7 @@ def test_damon_psi_goal_moves_the_effective_quota():
 
 
 def test_damon_psi_goal_cuts_pressure_against_the_static_quota():
-    """The DAMON PSI-goal auto-tuning cut PSI against untuned DAMON_RECLAIM (FACTS.md: -69 %)."""
+    """The DAMON PSI-goal auto-tuning cut PSI against untuned DAMON_RECLAIM (docs/calibration.md: -69 %)."""
     static = run_episode("default", "damon-reclaim", seed=0, episode_steps=120).summary
     tuned = run_episode("default", "damon-reclaim-psi", seed=0, episode_steps=120).summary
     assert tuned.psi_some_avg10_mean < 0.5 * static.psi_some_avg10_mean

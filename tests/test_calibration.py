@@ -1,4 +1,4 @@
-"""Calibration sanity (issue 2; DESIGN.md §6; numbers from shared/FACTS.md).
+"""Calibration sanity (issue 2; docs/model.md §15; numbers from docs/calibration.md).
 
 * zswap refault (fault + lzo decompression): microseconds (FACTS: mean ~16-19 us, p99 ~20-65 us);
 * swap-in from the SSD: tens to hundreds of microseconds (FACTS: mean ~95 us, p99 ~430 us);

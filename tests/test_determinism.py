@@ -1,4 +1,4 @@
-"""Determinism (DESIGN.md §6, issue 2 "Determinism").
+"""Determinism (docs/model.md §15, issue 2 "Determinism").
 
 The same seed gives the same trajectory bit for bit: across two runs, across a fresh Python process,
 whatever the batch size (a host's trajectory depends only on the seed and its index in the seed's

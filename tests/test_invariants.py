@@ -1,4 +1,4 @@
-"""Property-based invariants of the simulator (DESIGN.md §6, issue 2 "Invariants").
+"""Property-based invariants of the simulator (docs/model.md §15, issue 2 "Invariants").
 
 Random small scenarios (chunk size, DRAM, 1-3 tenants, rate bands, zero/incompressible shares, every
 cgroup limit, zswap writeback on/off, shrinker on/off, pool size, swap capacity, NUMA nodes, every

@@ -1,4 +1,4 @@
-"""Kernel conformance: one test per mechanism statement of DESIGN.md §3.4 / issue 2.
+"""Kernel conformance: one test per mechanism of docs/model.md (§6-§11) / issue 2.
 
 Each test is named after the behaviour it checks and quotes, in its docstring, the kernel source
 (``mm/zswap.c``, ``mm/memcontrol.c``, ``mm/vmscan.c``, ``kernel/sched/psi.c``) or the seed thread
@@ -92,7 +92,7 @@ def test_proactive_reclaim_is_not_charged_as_memory_stall():
     pressure (kernel commit "mm: memcontrol: don't count limit-setting reclaim as memory pressure"
     moved ``psi_memstall_enter()`` out of ``try_to_free_mem_cgroup_pages()`` into the charge paths
     ``try_charge_memcg()`` and ``reclaim_high()``), whereas reclaim the workload does itself on its
-    way over ``memory.high`` is stall (DESIGN.md §3.4.1, .9).
+    way over ``memory.high`` is stall (docs/model.md §7, §8).
     The same amount taken both ways: only the second shows up as stall and PSI."""
     n = 256 * MiB
     proactive = make_sim(tenant(wl=workload(1 * GiB)))
@@ -268,7 +268,7 @@ def test_zswap_shrinker_moves_only_a_small_share_of_zswap_to_disk():
 
 
 def test_proactive_writeback_moves_the_requested_amount_of_eligible_entries():
-    """2026 series (FACTS.md): ``memory.reclaim "N source=zswap"`` writes back N bytes of stored
+    """2026 series (docs/calibration.md, Controllers): ``memory.reclaim "N source=zswap"`` writes back N bytes of stored
     pages from the zswap LRU, "respects the second-chance bit; may write back less than asked"; the
     v1 form ``memory.zswap.proactive_writeback "[max=<bytes>] <age_seconds>"`` only takes entries
     that sat in zswap past the age threshold (seed thread: "Entries that then remain in zswap past a
@@ -610,7 +610,7 @@ def test_writeback_frees_dram_only_when_the_write_completes():
 
 
 def test_saturated_swap_device_builds_a_backlog_and_slows_swap_ins():
-    """DESIGN.md §3.4.8: writes queue on the device with a backlog carried across steps, and
+    """docs/model.md §10: writes queue on the device with a backlog carried across steps, and
     "writeback bursts slow swap-ins" (reads share the device: latency grows with utilisation). A
     burst of proactive writeback much larger than the device's write rate leaves pages under
     writeback (still in DRAM) for several steps, and swap-ins issued meanwhile wait longer."""
@@ -666,7 +666,7 @@ def test_memory_high_penalty_matches_the_kernel_table_for_high_100m():
     """mm/memcontrol.c ``calculate_overage()`` / ``calculate_high_delay()``: overage =
     ((usage - high) << 20) / high; penalty_jiffies = overage^2 * HZ >> 20 >> 14, scaled by
     nr_pages / MEMCG_CHARGE_BATCH, clamped to MEMCG_MAX_HIGH_DELAY_JIFFIES (2 s). For high = 100M:
-    101M -> 6 ms, 105M -> 159 ms, 110M -> 639 ms, >= 118M -> 2000 ms (FACTS.md)."""
+    101M -> 6 ms, 105M -> 159 ms, 110M -> 639 ms, >= 118M -> 2000 ms (docs/calibration.md)."""
     high = 100 * MiB
     usage = np.array([100, 101, 105, 110, 117, 118, 150, 1000]) * MiB
     got = high_delay_s(usage, np.full(usage.shape, high))

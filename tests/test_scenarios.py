@@ -4,7 +4,7 @@ Every shipped scenario loads, validates and documents what it represents and whi
 it is shaped after; at least eight ship, named in kebab-case, each a host of a few thousand chunks.
 Then one test per scenario measures, on the simulator, the property that defines it (the cold share,
 the compressibility, the growth into memory.high, the diurnal cycle, the working-set shift, the write
-budget, the crowded pool, the twice-cold zswap residency). Figures are from ``shared/FACTS.md``.
+budget, the crowded pool, the twice-cold zswap residency). Figures are from ``docs/calibration.md``.
 
 The tests run episode fragments of one or a few hosts (a step costs about a millisecond), so the
 file takes a few seconds.

@@ -1,4 +1,4 @@
-"""The cgroup v2 file interface over the simulator (DESIGN.md §4).
+"""The cgroup v2 file interface over the simulator (docs/model.md §13).
 
 Each simulated memcg is a directory of files with the kernel's names and text formats; controllers
 read and write them as they would ``/sys/fs/cgroup``:

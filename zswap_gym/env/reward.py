@@ -1,6 +1,6 @@
 """The reward: DRAM saved against the stall, CPU, SSD wear and SLO violations it cost.
 
-Per step and host (DESIGN.md §3.5)::
+Per step and host, from the simulator's metrics (docs/model.md §12)::
 
     reward = w_dram  * GiB_saved * hours
            - w_stall * stall_seconds

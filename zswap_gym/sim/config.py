@@ -1,6 +1,6 @@
 """Typed, validated configuration of a simulated host and its tenants.
 
-Every number has its unit in its name or docstring. Defaults come from ``shared/FACTS.md``; each is a
+Every number has its unit in its name or docstring. Defaults come from ``docs/calibration.md``; each is a
 parameter a scenario may override. An invalid value raises :class:`ConfigError` naming the field and
 the allowed range. Scenarios are YAML files under ``configs/scenarios/`` (see :mod:`.scenario_io`).
 """
@@ -79,7 +79,7 @@ class SwapDeviceConfig:
     read_bandwidth_bytes_per_s: float = 3.0e9
     write_bandwidth_bytes_per_s: float = 1.5e9
     read_latency_us: float = 80.0
-    """Unloaded device time of one 4 KiB random read (NVMe QD1: 60-100 us, FACTS.md)."""
+    """Unloaded device time of one 4 KiB random read (NVMe QD1: 60-100 us, docs/calibration.md)."""
     write_budget_bytes_per_day: float = 86.4e9
     """Endurance budget: bytes that may be written per day (TMO held ~1 MB/s per host)."""
 
@@ -95,7 +95,7 @@ class SwapDeviceConfig:
 
 COMPRESSOR_PRESETS: dict[str, dict[str, float]] = {
     # Per-4 KiB costs and the ratio relative to lzo (zram fio benchmarks and the Intel zswap study,
-    # FACTS.md). ratio_vs_lzo scales a workload's lzo compression ratio.
+    # docs/calibration.md). ratio_vs_lzo scales a workload's lzo compression ratio.
     "lz4": {"compress_us_per_page": 3.0, "decompress_us_per_page": 1.7, "ratio_vs_lzo": 2.6 / 2.8},
     "lzo-rle": {"compress_us_per_page": 5.0, "decompress_us_per_page": 2.2, "ratio_vs_lzo": 2.7 / 2.8},
     "lzo": {"compress_us_per_page": 6.0, "decompress_us_per_page": 2.4, "ratio_vs_lzo": 1.0},
@@ -172,7 +172,7 @@ class HostConfig:
     watermark_high_percent: float = 2.0
     """kswapd reclaims until free DRAM is back above this share."""
     page_fault_us: float = 13.0
-    """Fault handling per refaulted page, besides decompression or I/O (FACTS.md: ~16-19 us mean
+    """Fault handling per refaulted page, besides decompression or I/O (docs/calibration.md: ~16-19 us mean
     zswap refault with lzo on a VM, of which ~2.4 us is decompression)."""
     reclaim_us_per_page: float = 0.5
     """CPU to scan, isolate and unmap one page during reclaim (besides compression)."""

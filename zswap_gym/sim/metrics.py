@@ -1,4 +1,4 @@
-"""Per-step metrics (DESIGN.md §3.5) and the refault latency distribution.
+"""Per-step metrics (docs/model.md §12) and the refault latency distribution.
 
 Every figure is per host and memcg slot, shape (H, M), unless named ``host_*`` (shape (H,)). Bytes
 are bytes, times are seconds unless the name ends in ``_us``. No wall-clock time appears here.
@@ -20,7 +20,7 @@ __all__ = ["REFAULT_TIERS", "STALL_SOURCES", "StepMetrics", "step_metrics"]
 
 LATENCY_SIGMA = 0.8
 """Spread (sd of log) of one refault's latency around its tier's mean: a unit-mean log-normal gives
-p50 = 0.73x and p99 = 4.7x the mean (FACTS.md: swap-in p50 87, mean 95, p99 430 us)."""
+p50 = 0.73x and p99 = 4.7x the mean (docs/calibration.md: swap-in p50 87, mean 95, p99 430 us)."""
 
 _COUNTER_INDEX = {name: i for i, name in enumerate(COUNTER_NAMES)}
 _GRID_US = np.geomspace(0.5, 2e6, 160)

@@ -122,7 +122,7 @@ def expected_compressed_bytes(w: WorkloadConfig, host: HostConfig) -> float:
 
 def expected_idle_share(w: WorkloadConfig, idle_s: float, grid: int = 4096) -> float:
     """Expected share of a steady workload's pages not touched for ``idle_s`` seconds (the "cold
-    share" of FACTS.md), from its rate bands: sum over bands of share * E[exp(-rate * idle_s)]."""
+    share" of docs/calibration.md), from its rate bands: sum over bands of share * E[exp(-rate * idle_s)]."""
     total = 0.0
     for band in w.rate_bands:
         x = np.linspace(math.log(band.lo_hz), math.log(band.hi_hz), grid)
