@@ -857,7 +857,7 @@ def _clock(start_s: float, tick_s: float):
 
 
 def test_info_has_no_wall_clock_values(monkeypatch):
-    """DESIGN.md §4: ``info`` holds the metrics, never wall-clock times. The same seed and actions
+    """The env contract: ``info`` holds the metrics, never wall-clock times. The same seed and actions
     run under three clocks — the real one; one from 0 s ticking 1 us per read (a fast machine); one
     from 1e9 s ticking 1000 s per read (a slow or loaded one) — give identical infos, single and
     vector env, reset and step: no value is a time stamp or a duration. (A value read from a clock
