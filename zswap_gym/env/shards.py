@@ -477,11 +477,13 @@ class ShardedCore:
         return obs, reward, terminated, truncated, blocks.info
 
     def step_blocks(
-        self, actions: object, with_info: bool = True
+        self, actions: object, with_info: bool = True, checked: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, InfoBlocks]:
         """``OffloadCore.step_blocks``: every shard steps at once; the results are joined in host
-        order (the info's blocks are joined along the host axis)."""
-        valid = validate_actions(actions, self._batch_action_shape)  # whole-batch errors, before any shard acts
+        order (the info's blocks are joined along the host axis). ``checked=True``: ``actions``
+        are already what ``validate_actions`` returns."""
+        # Whole-batch errors, before any shard acts.
+        valid = actions if checked else validate_actions(actions, self._batch_action_shape)
         for worker, part in zip(self._workers, self._slices[1:], strict=True):
             worker.block.actions[...] = valid[part]
             worker.post(_STEP, with_info)
