@@ -920,3 +920,200 @@ def test_kernel_observation_equals_the_full_observation_restricted_to_its_featur
         full_obs, *_ = full_env.step(action)
         kernel_obs, *_ = kernel_env.step(action)
         np.testing.assert_array_equal(kernel_obs, full_obs[columns])
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input is a clear error (issue 11, point 9)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_single_env_wrong_shape_error_names_its_own_action_shape_not_the_batch():
+    env = gym.make(ENV_ID)
+    env.reset(seed=SEED)
+    with pytest.raises(ActionError) as excinfo:
+        env.step(np.zeros(16))
+    message = str(excinfo.value)
+    assert "action has shape (16,), expected (8, 2)" in message, message
+    assert "(1, " not in message, f"the single env's message shows the internal batch axis: {message}"
+
+
+def test_single_env_non_finite_error_gives_the_index_in_its_own_action():
+    env = gym.make(ENV_ID)
+    env.reset(seed=SEED)
+    action = np.zeros((8, 2))
+    action[3, 1] = np.nan
+    with pytest.raises(ActionError, match=r"at index \(3, 1\)"):
+        env.step(action)
+
+
+def test_vector_env_wrong_shape_error_names_the_batch_shape():
+    env = vector_env(2)
+    env.reset(seed=SEED)
+    with pytest.raises(ActionError, match=r"action has shape \(2, 16\), expected \(2, 8, 2\)"):
+        env.step(np.zeros((2, 16)))
+
+
+NON_REAL_ACTIONS = {
+    "complex128": np.zeros((8, 2), np.complex128),
+    "complex64": np.full((8, 2), 0.5 + 0.5j, np.complex64),
+    "object": np.zeros((8, 2), dtype=object),
+    "<U3": np.full((8, 2), "0.5"),
+    "|S3": np.full((8, 2), b"0.5"),
+    "datetime64[s]": np.zeros((8, 2), "datetime64[s]"),
+    "timedelta64[s]": np.zeros((8, 2), "timedelta64[s]"),
+}
+
+
+@pytest.mark.parametrize("dtype", list(NON_REAL_ACTIONS))
+@pytest.mark.parametrize("kind", ["single", "vector"])
+def test_non_real_actions_are_rejected_naming_the_dtype(kind, dtype):
+    """Complex values are not silently cut to their real part (numpy's ComplexWarning), strings
+    and objects are not parsed: each is an ActionError naming the dtype, with no warning."""
+    env = gym.make(ENV_ID) if kind == "single" else vector_env(2)
+    env.reset(seed=SEED)
+    action = NON_REAL_ACTIONS[dtype]
+    if kind == "vector":
+        action = np.stack([action, action])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ActionError) as excinfo:
+            env.step(action)
+    assert f"dtype {np.dtype(dtype)}" in str(excinfo.value), str(excinfo.value)
+
+
+def test_a_string_action_is_rejected_naming_its_dtype():
+    env = gym.make(ENV_ID)
+    env.reset(seed=SEED)
+    with pytest.raises(ActionError, match="dtype <U"):
+        env.step("0")
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.int64, np.uint16, np.float16, np.float32, np.float64])
+def test_real_action_dtypes_are_accepted_as_their_float_values(dtype):
+    env, reference = single_env(), single_env()
+    env.reset(seed=SEED)
+    reference.reset(seed=SEED)
+    action = np.zeros((8, 2), dtype)
+    action[0, 0] = 1
+    assert_single_step_equal(env.step(action), reference.step(action.astype(np.float32)))
+
+
+@pytest.mark.parametrize(("kind", "known"), [("single", ["scenario"]), ("vector", ["reset_mask", "scenario"])])
+def test_unknown_reset_option_is_rejected_naming_it_and_the_known_ones(kind, known):
+    env = gym.make(ENV_ID) if kind == "single" else vector_env(2)
+    env.reset(seed=SEED)
+    with pytest.raises(ValueError) as excinfo:
+        env.reset(seed=SEED, options={"scenari": "default"})
+    message = str(excinfo.value)
+    assert "'scenari'" in message, message
+    for name in known:
+        assert f"'{name}'" in message, message
+
+
+@pytest.mark.parametrize("options", [[("scenario", "default")], "scenario", 5, {"scenario"}])
+@pytest.mark.parametrize("kind", ["single", "vector"])
+def test_reset_options_that_are_not_a_dict_are_rejected(kind, options):
+    env = gym.make(ENV_ID) if kind == "single" else vector_env(2)
+    with pytest.raises(TypeError, match=f"options must be a dict.*{type(options).__name__}"):
+        env.reset(seed=SEED, options=options)
+
+
+def test_a_rejected_reset_leaves_the_episode_running():
+    env, twin = single_env(), single_env()
+    env.reset(seed=SEED)
+    twin.reset(seed=SEED)
+    action = np.full((8, 2), 0.5, np.float32)
+    env.step(action)
+    twin.step(action)
+    with pytest.raises(ValueError):
+        env.reset(seed=SEED + 1, options={"bogus": 1})
+    assert_single_step_equal(env.step(action), twin.step(action))
+
+
+# ------------------------------------------------------------------------------------------------
+# Flat actions and the spec's horizon (issue 11, point 10)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_flat_action_env_has_a_flat_box_and_passes_check_env():
+    env = gym.make(ENV_ID, flat_action=True)
+    assert env.action_space == gym.spaces.Box(-1.0, 1.0, (16,), np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env.unwrapped)
+    assert not caught, [f"{w.filename}: {w.message}" for w in caught]
+    assert env.spec.kwargs["flat_action"] is True  # gymnasium.make(env.spec) makes it flat again
+
+
+def test_flat_action_steps_exactly_as_the_matrix_action_it_flattens():
+    flat, matrix = gym.make(ENV_ID, flat_action=True), gym.make(ENV_ID)
+    flat.reset(seed=SEED)
+    matrix.reset(seed=SEED)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        action = random_actions(rng, (8, 2))
+        assert_single_step_equal(flat.step(action.reshape(-1)), matrix.step(action))
+
+
+def test_flat_action_vector_env_steps_exactly_as_the_matrix_vector_env():
+    flat, matrix = vector_env(3, flat_action=True), vector_env(3)
+    assert flat.single_action_space.shape == (16,) and flat.action_space.shape == (3, 16)
+    flat.reset(seed=SEED)
+    matrix.reset(seed=SEED)
+    rng = np.random.default_rng(4)
+    for _ in range(4):
+        action = random_actions(rng, (3, 8, 2))
+        assert_vector_step_equal(flat.step(action.reshape(3, 16)), matrix.step(action))
+
+
+def test_flat_action_env_rejects_a_matrix_action_naming_the_flat_shape():
+    env = gym.make(ENV_ID, flat_action=True)
+    env.reset(seed=SEED)
+    with pytest.raises(ActionError, match=r"action has shape \(8, 2\), expected \(16,\)"):
+        env.step(np.zeros((8, 2)))
+    venv = vector_env(2, flat_action=True)
+    venv.reset(seed=SEED)
+    with pytest.raises(ActionError, match=r"action has shape \(2, 8, 2\), expected \(2, 16\)"):
+        venv.step(np.zeros((2, 8, 2)))
+
+
+def test_spec_max_episode_steps_is_the_env_horizon_without_a_time_limit(variant_scenario_dir):
+    """``env.spec.max_episode_steps`` says where episodes end (the scenario's ``episode_steps``, or
+    ``episode_steps=``), and ``gymnasium.make`` adds no TimeLimit: the env truncates itself."""
+    for kwargs, horizon in (({}, 360), ({"episode_steps": 5}, 5), ({"scenario": "variant"}, 7)):
+        env = gym.make(ENV_ID, **kwargs)
+        assert env.spec.max_episode_steps == horizon, kwargs
+        assert env.unwrapped.spec.max_episode_steps == horizon, kwargs
+        wrapper = env
+        while isinstance(wrapper, gym.Wrapper):
+            assert not isinstance(wrapper, gym.wrappers.TimeLimit), f"a TimeLimit over the env's own horizon: {kwargs}"
+            wrapper = wrapper.env
+        venv = gym.make_vec(ENV_ID, num_envs=2, **kwargs)
+        assert venv.spec.max_episode_steps == horizon, kwargs
+
+
+def test_spec_horizon_follows_a_scenario_switch(variant_scenario_dir):
+    env = gym.make(ENV_ID)
+    env.reset(seed=SEED, options={"scenario": "variant"})
+    assert env.unwrapped.spec.max_episode_steps == 7
+    venv = gym.make_vec(ENV_ID, num_envs=2)
+    venv.reset(seed=SEED, options={"scenario": "variant"})
+    assert venv.spec.max_episode_steps == 7
+
+
+def test_env_remade_from_its_spec_truncates_on_the_same_step():
+    env = gym.make(ENV_ID, episode_steps=4)
+    remade = gym.make(env.spec)
+    for e in (env, remade):
+        e.reset(seed=SEED)
+        flags = [e.step(np.zeros((8, 2), np.float32))[3] for _ in range(4)]
+        assert flags == [False, False, False, True]
+    assert remade.spec.max_episode_steps == 4
+
+
+def test_make_max_episode_steps_still_gives_gymnasiums_time_limit():
+    env = gym.make(ENV_ID, max_episode_steps=3)
+    assert env.spec.max_episode_steps == 3
+    env.reset(seed=SEED)
+    flags = [env.step(np.zeros((8, 2), np.float32))[3] for _ in range(3)]
+    assert flags == [False, False, True]

@@ -16,11 +16,15 @@ import pytest
 import zswap_gym  # noqa: F401  (registers the environments)
 from zswap_gym.env.render import (
     FIGURE_SIZE_PX,
+    MEMORY_BANDS,
     EpisodeHistory,
     close_figures,
+    episode_figure,
+    memory_bands,
     render_ansi,
     render_rgb_array,
 )
+from zswap_gym.policy.runner import run_episode
 from zswap_gym.sim import load_scenario
 
 ENV_ID = "zswap_gym/HostOffload-v0"
@@ -253,4 +257,97 @@ def test_no_render_mode_renders_nothing():
     env.step(np.zeros(env.action_space.shape, np.float32))
     assert env.render() is None
     assert env.unwrapped._history is None
+    env.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# What the plot says (issue 11, point 16)
+# ------------------------------------------------------------------------------------------------
+
+
+def reclaiming_env(steps: int, writeback_from: int | None = None):
+    """The default scenario, proactive reclaim of 2 % of ``memory.current`` per step in every
+    memcg (which puts its zero-filled pages in the swap map), and from step ``writeback_from`` on
+    proactive writeback too. Returns the env and each step's bytes written to the swap device."""
+    env = gym.make(ENV_ID, render_mode="rgb_array")
+    env.reset(seed=0)
+    written = []
+    for step in range(steps):
+        action = np.zeros((8, 2), np.float32)
+        action[:, 0] = 1.0
+        if writeback_from is not None and step >= writeback_from:
+            action[:, 1] = 1.0
+        written.append(env.step(action)[4]["swap_bytes_written"])
+    return env, written
+
+
+def test_plot_title_counts_the_steps_taken_as_the_episode_summary_does():
+    """The history holds one row more than the steps (the reset's): the title counts steps."""
+    result = run_episode("default", "noop", seed=0, episode_steps=6, record_history=True)
+    assert result.summary.steps == 6 and len(result.history) == 7
+    title = episode_figure(result.history, result.memcg_names).get_suptitle()
+    assert "6 steps" in title, title
+    env = stepped_env("rgb_array", steps=4)
+    title = episode_figure(env.unwrapped._history, TENANTS).get_suptitle()
+    assert "4 steps" in title, title
+    env.close()
+
+
+def test_swap_device_band_leaves_out_zero_filled_pages():
+    """Reclaim without writeback: zero-filled pages pile up in the swap map while nothing is
+    written to the device, and the device band stays empty."""
+    env, written = reclaiming_env(steps=4)
+    history = env.unwrapped._history
+    assert sum(written) == 0
+    assert history.memcg("zero_bytes")[-1].sum() > 0, "the scenario should have zero-filled pages reclaimed"
+    bands = memory_bands(history)
+    assert set(bands) == {*MEMORY_BANDS, "footprint"}
+    np.testing.assert_array_equal(bands["device"], 0.0)
+    env.close()
+
+
+def test_memory_bands_are_the_bytes_each_tier_holds_and_the_footprint_the_original_size():
+    env, written = reclaiming_env(steps=6, writeback_from=3)
+    assert sum(written) > 0
+    g = env.unwrapped.sim.gauges()
+    last = {band: values[-1] for band, values in memory_bands(env.unwrapped._history).items()}
+    np.testing.assert_allclose(last["resident"], g.resident_pages[0, :2] * 4096, rtol=1e-6)
+    np.testing.assert_allclose(last["zswap"], g.zswap_bytes[0, :2], rtol=1e-6)  # compressed
+    np.testing.assert_allclose(last["device"], (g.swap_pages + g.writeback_pages)[0, :2] * 4096, rtol=1e-6)
+    np.testing.assert_allclose(last["footprint"], g.footprint_pages[0, :2] * 4096, rtol=1e-6)
+    assert (last["device"] > 0).any()
+    assert (last["resident"] + last["zswap"] + last["device"] < last["footprint"]).all()  # compression saves
+    env.close()
+
+
+def test_every_plot_axis_has_a_y_label_with_its_unit():
+    env = stepped_env("rgb_array", steps=3)
+    fig = episode_figure(env.unwrapped._history, TENANTS)
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert len(labels) == len(TENANTS) + 3
+    for label in labels:
+        assert any(unit in label for unit in ("(GiB)", "(MiB)", "(%)", "pages per step", "%")), labels
+    unit = "GiB" if "(GiB)" in fig.get_suptitle() else "MiB"
+    assert all(f"({unit})" in label for label in labels[: len(TENANTS)]), labels
+    env.close()
+
+
+def test_plot_legend_says_zswap_is_compressed_and_what_the_original_size_is():
+    fig = episode_figure(None, TENANTS)
+    texts = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert any("zswap" in t and "compressed" in t for t in texts), texts
+    assert any("original size" in t and "zero-filled" in t for t in texts), texts
+    assert any("swap device" in t for t in texts), texts
+
+
+def test_ansi_swap_device_column_leaves_out_zero_filled_pages():
+    env, written = reclaiming_env(steps=3)
+    assert sum(written) == 0
+    sim = env.unwrapped.sim
+    text = render_ansi(sim, env.unwrapped.core.last_metrics, 0)
+    header = text.splitlines()[1].split()
+    assert "dev" in header and "zero-fill" in header, header
+    web = next(line for line in text.splitlines() if line.startswith("web")).split()
+    assert web[4] == "0.0", web  # swap dev
+    assert web[5] == f"{float(sim.gauges().zero_pages[0, 0]) * 4096 / (1 << 20):.1f}" != "0.0", web
     env.close()

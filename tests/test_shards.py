@@ -4,7 +4,15 @@ trajectories as one batched simulator."""
 from __future__ import annotations
 
 import copy
+import os
 import pickle
+import select
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -401,3 +409,117 @@ def test_a_warning_names_pytorch_threads_that_would_take_turns_with_the_workers(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_if_threads_collide(2)  # PyTorch not loaded: nothing to say
+
+
+# ------------------------------------------------------------------------------------------------
+# Nothing outlives the caller (issue 11, point 14)
+# ------------------------------------------------------------------------------------------------
+
+_HOLDER = textwrap.dedent(
+    """
+    import os, sys, threading, time
+    import numpy as np
+    from zswap_gym.env import HostOffloadVectorEnv
+    from zswap_gym.env.shards import ShardedCore
+
+    def make():
+        if sys.argv[1] == "forkserver":
+            return ShardedCore(num_envs=4, workers=2, start_method="forkserver")
+        return HostOffloadVectorEnv(num_envs=4, workers=2)
+
+    if __name__ == "__main__":
+        if sys.argv[1] == "thread":  # made in a thread that has ended since: the workers live on
+            made = []
+            maker = threading.Thread(target=lambda: made.append(make()))
+            maker.start()
+            maker.join()
+            time.sleep(1.0)
+            env = made[0]
+        else:
+            env = make()
+        env.reset([0, 1, 2, 3]) if isinstance(env, ShardedCore) else env.reset(seed=0)
+        env.step(np.zeros((4, 8, 2)))
+        workers = env.core._workers if hasattr(env, "core") else env._workers
+        print(os.getpid(), *(w.process.pid for w in workers), *(w.shm.name for w in workers), flush=True)
+        threading.Event().wait()  # until killed
+    """
+)
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, parent pid, start time) of a process from /proc, or None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return fields[0], int(fields[1]), int(fields[19])
+
+
+def _descendants(pid: int) -> dict[int, int]:
+    """Every process below ``pid`` (children, their children, ...), each with its start time."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = stat
+    found, frontier = {}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, (_, ppid, start) in parents.items():
+            if ppid == parent and child not in found:
+                found[child] = start
+                frontier.append(child)
+    return found
+
+
+def _alive(pid: int, start: int) -> bool:
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z" and stat[2] == start  # a zombie has exited
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("mode", ["main", "thread", "forkserver"])
+def test_sigkill_of_the_caller_leaves_no_worker_forkserver_or_resource_tracker(tmp_path, mode):
+    """A process holding a ``workers=2`` env is SIGKILLed: within seconds its worker, the
+    resource tracker (and with ``start_method="forkserver"`` the forkserver) are gone too, and the
+    shared blocks are unlinked. ``thread``: the env was made by a thread that ended before (the
+    workers must outlive that thread, and still not the process)."""
+    script = tmp_path / "holder.py"
+    script.write_text(_HOLDER, encoding="utf-8")
+    root = Path(zswap_gym.__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    with open(tmp_path / "stderr.txt", "w+b") as stderr:
+        holder = subprocess.Popen([sys.executable, str(script), mode], stdout=subprocess.PIPE, stderr=stderr, env=env)
+        helpers: dict[int, int] = {}
+        try:
+            ready, _, _ = select.select([holder.stdout], [], [], 120.0)
+            line = holder.stdout.readline().decode() if ready else ""
+            stderr.seek(0)
+            assert line, f"the holder printed nothing: {stderr.read().decode()}"
+            pid, worker, shm = line.split()
+            assert int(pid) == holder.pid
+            helpers = _descendants(holder.pid)
+            assert int(worker) in helpers, helpers
+            expected = 3 if mode == "forkserver" else 2  # worker, resource tracker (, forkserver)
+            assert len(helpers) == expected, {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in helpers}
+            os.kill(holder.pid, signal.SIGKILL)
+            holder.wait(timeout=10.0)
+            deadline = time.monotonic() + 5.0
+            survivors = helpers
+            while time.monotonic() < deadline:
+                survivors = {p: start for p, start in helpers.items() if _alive(p, start)}
+                if not survivors:
+                    break
+                time.sleep(0.05)
+            cmdlines = {p: Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")[:120] for p in survivors}
+            assert not survivors, f"alive 5 s after the caller's SIGKILL: {cmdlines}"
+            deadline = time.monotonic() + 5.0
+            while Path(f"/dev/shm/{shm}").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not Path(f"/dev/shm/{shm}").exists(), "the worker's shared block outlived everyone"
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+                holder.wait()
+            for p, start in helpers.items():  # only what this test started, checked by start time
+                if _alive(p, start):
+                    os.kill(p, signal.SIGKILL)

@@ -8,7 +8,9 @@ proactive zswap writeback (``memory.reclaim "N source=zswap"``). For a value ``a
   the memcg's zswapped bytes for writeback — so small amounts get fine control.
 
 Values outside [-1, 1] are clipped to it (documented, as Stable-Baselines3 clips Box actions); NaN,
-infinity and a wrong shape raise :class:`ActionError`. Unused memcg slots are ignored.
+infinity, a wrong shape and a dtype that is not a real number (complex, string, object, date) raise
+:class:`ActionError`. Unused memcg slots are ignored. With ``flat_action=True`` the envs take the
+same values flattened, ``(2 * M,)``: index ``2 * slot + column``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ ACTION_COLUMNS = ("reclaim", "writeback")
 
 
 class ActionError(ValueError):
-    """An action the env cannot apply (wrong shape, NaN or infinite values)."""
+    """An action the env cannot apply (wrong shape or dtype, NaN or infinite values)."""
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,30 @@ class ActionConfig:
                 raise ValueError(f"ActionConfig.{name} = {value!r}: must be in (0, 1]")
 
 
-def validate_actions(actions: object, shape: tuple[int, ...]) -> np.ndarray:
-    """The actions as float64 of ``shape``, clipped to [-1, 1]; raises :class:`ActionError`."""
+ACTION_LAYOUT = "memcg slots x [reclaim, writeback]"
+"""What the axes of a ``(max_memcgs, 2)`` action mean (for error messages)."""
+FLAT_ACTION_LAYOUT = "[reclaim, writeback] per memcg slot, flattened: index 2 * slot + column"
+"""What the axis of a flat ``(2 * max_memcgs,)`` action means (``flat_action=True``)."""
+_REAL_KINDS = frozenset("biuf")  # bool, signed and unsigned integers, floats
+
+
+def validate_actions(actions: object, shape: tuple[int, ...], layout: str = ACTION_LAYOUT) -> np.ndarray:
+    """The actions as float64 of ``shape``, clipped to [-1, 1]; raises :class:`ActionError`.
+
+    ``layout`` says what the axes of ``shape`` are (shown when the shape is wrong). Only real
+    numbers are actions: complex values (numpy would drop the imaginary part with a warning),
+    strings, objects, dates and times are rejected, naming the dtype."""
     try:
-        array = np.asarray(actions, dtype=np.float64)
+        array = np.asarray(actions)
     except (TypeError, ValueError) as exc:
         raise ActionError(f"action must be a numeric array of shape {shape}: {exc}") from None
+    if array.dtype.kind not in _REAL_KINDS:
+        raise ActionError(
+            f"action has dtype {array.dtype}, expected real numbers (a float32 array of shape {shape}, {layout})"
+        )
     if array.shape != shape:
-        raise ActionError(f"action has shape {array.shape}, expected {shape} (memcg slots x [reclaim, writeback])")
+        raise ActionError(f"action has shape {array.shape}, expected {shape} ({layout})")
+    array = array.astype(np.float64, copy=False)
     if not np.isfinite(array).all():
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
         raise ActionError(f"action contains {array[where]!r} at index {where}: every value must be finite")

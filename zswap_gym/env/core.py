@@ -7,6 +7,7 @@ truncation) is per host, so any subset of hosts can be reset.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -69,6 +70,21 @@ def resolve_scenario(scenario: str | ScenarioConfig) -> ScenarioConfig:
     if not isinstance(scenario, str):
         raise TypeError(f"scenario must be a name, a YAML path or a ScenarioConfig, got {type(scenario).__name__}")
     return load_scenario(scenario)
+
+
+def check_reset_options(options: object, known: tuple[str, ...]) -> Mapping[str, Any]:
+    """``reset(options=...)`` as a mapping (``None``: empty); a value that is not a mapping, or a
+    key not in ``known``, is an error rather than something silently ignored."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"reset options must be a dict (or None), got {type(options).__name__}: {options!r}")
+    unknown = [key for key in options if key not in known]
+    if unknown:
+        raise ValueError(
+            f"reset options: unknown option {', '.join(map(repr, unknown))} (known: {', '.join(map(repr, known))})"
+        )
+    return options
 
 
 class OffloadCore:

@@ -8,12 +8,17 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
 
 from ..sim import ScenarioConfig
-from .actions import ActionConfig
-from .core import OffloadCore
+from .actions import ACTION_LAYOUT, FLAT_ACTION_LAYOUT, ActionConfig, validate_actions
+from .core import OffloadCore, check_reset_options
 from .features import feature_table, observation_size
+from .registration import spec_with_horizon
 from .reward import RewardConfig
+
+RESET_OPTIONS = ("scenario",)
+"""The keys ``HostOffloadEnv.reset(options=...)`` knows."""
 
 
 class HostOffloadEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -36,8 +41,15 @@ class HostOffloadEnv(gym.Env[np.ndarray, np.ndarray]):
     | 0 | proactive reclaim (``memory.reclaim``) | ``a**2 * max_reclaim_fraction`` (2 %) of memory.current |
     | 1 | proactive writeback (``source=zswap``) | ``a**2 * max_writeback_fraction`` (10 %) of zswapped |
 
-    0 is exactly "do nothing". Values outside [-1, 1] are clipped; NaN, infinity or a wrong shape
-    raise ``ActionError``. Rows of unused slots are ignored.
+    0 is exactly "do nothing". Values outside [-1, 1] are clipped; NaN, infinity, a wrong shape or a
+    dtype that is not a real number (complex, string, object) raise ``ActionError``. Rows of unused
+    slots are ignored.
+
+    ``flat_action=True`` gives the same actions flattened, ``Box(-1, 1, (2 * max_memcgs,), float32)``
+    with index ``2 * slot + column`` (``action.reshape(max_memcgs, 2)`` is the matrix above), for
+    agents that emit flat vectors (CleanRL's continuous-action scripts). It is a constructor argument,
+    so ``gymnasium.make(..., flat_action=True)`` and ``gymnasium.make_vec(..., flat_action=True)``
+    (native vector env, no wrapper needed) both take it and ``env.spec`` records it.
 
     ## Observation Space
     ``Box(0, 1, (D,), float32)``: for each memcg slot its features, then the host features; names in
@@ -60,15 +72,20 @@ class HostOffloadEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Episode End
     Truncation after ``max_episode_steps`` (the scenario's ``episode_steps``, 360 = 1 hour by
-    default). There is no termination: an OOM kill is penalised and the tenant restarts.
+    default). There is no termination: an OOM kill is penalised and the tenant restarts. The env
+    truncates itself, so the registry asks ``gymnasium.make`` for no ``TimeLimit``;
+    ``env.spec.max_episode_steps`` is the env's own horizon all the same (set when ``gymnasium.make``
+    gives the env its spec; ``None`` for an env constructed directly, as in Gymnasium).
 
     ## Arguments
     ``gymnasium.make("zswap_gym/HostOffload-v0", scenario="default", reward=RewardConfig(...),
-    actions=ActionConfig(...), observation="full", episode_steps=None, render_mode=None)``;
+    actions=ActionConfig(...), observation="full", episode_steps=None, render_mode=None,
+    flat_action=False)``;
     ``episode_steps`` (alias ``max_episode_steps`` when constructing the class or with ``make_vec``)
     sets the env's own horizon; ``gymnasium.make(..., max_episode_steps=N)`` only adds Gymnasium's
     ``TimeLimit`` (``episode_progress`` then still counts against the env's horizon).
-    ``reset(options={"scenario": name})`` switches scenario (same ``max_memcgs``).
+    ``reset(options={"scenario": name})`` switches scenario (same ``max_memcgs``); another key, or
+    options that are not a dict, raise an error.
 
     ## Vectorized environment
     ``gymnasium.make_vec("zswap_gym/HostOffload-v0", num_envs=N)`` builds the native
@@ -92,6 +109,7 @@ class HostOffloadEnv(gym.Env[np.ndarray, np.ndarray]):
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
         episode_steps: int | None = None,
+        flat_action: bool = False,
     ) -> None:
         # gymnasium.make() keeps its own max_episode_steps argument for a TimeLimit wrapper, so the
         # env's horizon can also be given as episode_steps (the name the scenario uses).
@@ -104,8 +122,23 @@ class HostOffloadEnv(gym.Env[np.ndarray, np.ndarray]):
         )
         self.core = OffloadCore(scenario, num_envs=1, **self._core_args)
         self.observation_space = spaces.Box(0.0, 1.0, (self.core.observer.size,), np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, self.core.action_shape, np.float32)
+        self.flat_action = bool(flat_action)
+        shape = (int(np.prod(self.core.action_shape)),) if self.flat_action else self.core.action_shape
+        self.action_space = spaces.Box(-1.0, 1.0, shape, np.float32)
+        self._action_layout = FLAT_ACTION_LAYOUT if self.flat_action else ACTION_LAYOUT
         self._history = None
+
+    _spec: EnvSpec | None = None
+
+    @property
+    def spec(self) -> EnvSpec | None:
+        """The ``EnvSpec`` ``gymnasium.make`` made this env from, with ``max_episode_steps`` this
+        env's horizon (where it truncates); ``None`` if it was constructed directly."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        self._spec = spec_with_horizon(spec, self.core.max_episode_steps)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -119,8 +152,8 @@ class HostOffloadEnv(gym.Env[np.ndarray, np.ndarray]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        options = check_reset_options(options, RESET_OPTIONS)
         super().reset(seed=seed)
-        options = options or {}
         if "scenario" in options:
             self._switch_scenario(options["scenario"])
         if seed is None and not hasattr(self, "_seeded"):
@@ -132,18 +165,20 @@ class HostOffloadEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def _switch_scenario(self, scenario: str | ScenarioConfig) -> None:
         core = OffloadCore(scenario, num_envs=1, **self._core_args)
-        if core.observer.size != self.observation_space.shape[0] or core.action_shape != self.action_space.shape:
+        if core.observer.size != self.observation_space.shape[0] or core.action_shape != self.core.action_shape:
             raise ValueError(
                 f"scenario {core.scenario.name!r} has max_memcgs = {core.scenario.max_memcgs}; this env's spaces "
-                f"need {self.action_space.shape[0]} (make a new env instead)"
+                f"need {self.core.action_shape[0]} (make a new env instead)"
             )
         self.core = core
+        self.spec = self._spec  # the new scenario's horizon
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.core.step(
-            np.asarray(action)[None] if np.ndim(action) else action
+        valid = validate_actions(action, self.action_space.shape, self._action_layout)
+        obs, reward, terminated, truncated, blocks = self.core.step_blocks(
+            valid.reshape(1, *self.core.action_shape), checked=True
         )
-        host_info = OffloadCore.host_info(info, 0)
+        host_info = OffloadCore.host_info(blocks.info, 0)
         host_info["reward_weights"] = self.core.reward_config.as_dict()
         self._record(host_info)
         return obs[0], float(reward[0]), bool(terminated[0]), bool(truncated[0]), host_info

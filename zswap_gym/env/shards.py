@@ -17,6 +17,13 @@ step of SB3's rollout follows the last one within a few milliseconds; waking a s
 costs 30-80 microseconds on a virtual machine), then sleeps until the next command. The caller
 spins while it waits, preparing its own shard's next step meanwhile. With fewer usable CPUs than
 processes, nobody spins.
+
+Nothing outlives the caller, even one killed with SIGKILL (which runs no cleanup): the workers
+are its own children (``spawn``, so no forkserver process stays behind), and each one exits when
+the caller is gone — at once on Linux (``PR_SET_PDEATHSIG``), else within a second of sleeping
+(it watches its parent pid and a pipe only the caller holds open). The resource tracker that
+``multiprocessing`` starts for the shared blocks exits when the last process holding it (caller
+and workers) has, and unlinks the blocks they leaked.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import pickle
+import signal
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -127,9 +136,47 @@ def _block_shapes(core: OffloadCore) -> tuple[int, tuple[int, ...], int, tuple, 
     return core.num_envs, core.action_shape, core.observer.size, host_info, memcg_info
 
 
-def _await_command(control: np.ndarray, last: int, spin_s: float, go: Any) -> None:
+class _Caller:
+    """What a worker knows of the process that started it, to exit when that process is gone."""
+
+    def __init__(self, pid: int, alive: Any) -> None:
+        self.pid = pid
+        self.alive = alive
+        """The reading end of a pipe only the caller holds open: readable (EOF) once it is gone."""
+        self.is_parent = False
+        """Whether the caller is this process's parent (not so when a forkserver started it)."""
+
+    def gone(self) -> bool:
+        """Whether the caller has exited: a parent that exits leaves us a new parent pid; the
+        pipe tells in every case (a forkserver parent lives as long as we do)."""
+        return (self.is_parent and os.getppid() != self.pid) or self.alive.poll()
+
+    def die_with_it(self, pdeathsig: bool) -> None:
+        """Have the kernel kill this process when the caller exits (Linux, if the caller is the
+        parent and ``pdeathsig``), and exit now if it is gone already."""
+        self.is_parent = os.getppid() == self.pid
+        if pdeathsig and self.is_parent and sys.platform.startswith("linux"):
+            _set_pdeathsig(signal.SIGKILL)
+        if self.gone():  # it died before the signal was set
+            raise SystemExit(0)
+
+
+def _set_pdeathsig(sig: int) -> None:
+    """``prctl(PR_SET_PDEATHSIG, sig)``: the kernel sends ``sig`` to this process when the thread
+    that created it exits (silently nothing where the C library has no ``prctl``)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG = 1 (linux/prctl.h)
+    except (OSError, AttributeError):
+        pass
+
+
+def _await_command(control: np.ndarray, last: int, spin_s: float, go: Any, caller: _Caller) -> None:
     """Wait until the caller posts a command after ``last``: spin for ``spin_s``, then sleep on
-    ``go`` (released once per command, so a token is there when the command is)."""
+    ``go`` (released once per command, so a token is there when the command is). Exits the process
+    if the caller is gone (checked after each second of sleep)."""
     if spin_s > 0.0:
         deadline = time.perf_counter() + spin_s
         spins = 0
@@ -143,14 +190,17 @@ def _await_command(control: np.ndarray, last: int, spin_s: float, go: Any) -> No
             for _ in range(1 << 20):
                 if go.acquire(False):
                     return
-    parent = os.getppid()
     while not go.acquire(timeout=1.0):
-        if os.getppid() != parent:  # the caller is gone: nobody will post again
+        if caller.gone():  # nobody will post again
             raise SystemExit(0)
 
 
-def _worker_main(conn: Any, shm_name: str, core_spec: bytes, spin_s: float, go: Any, done: Any) -> None:
-    """A worker process: unpickle its shard's core, then serve commands until stopped."""
+def _worker_main(
+    conn: Any, shm_name: str, core_spec: bytes, spin_s: float, go: Any, done: Any, caller: _Caller, pdeathsig: bool
+) -> None:
+    """A worker process: unpickle its shard's core, then serve commands until stopped (or until
+    ``caller`` is gone; ``pdeathsig``: the kernel may signal its exit)."""
+    caller.die_with_it(pdeathsig)
     try:
         core: OffloadCore = pickle.loads(core_spec)
         shm = shared_memory.SharedMemory(name=shm_name)
@@ -159,19 +209,19 @@ def _worker_main(conn: Any, shm_name: str, core_spec: bytes, spin_s: float, go: 
         return
     conn.send(("ready", None))
     try:
-        _serve(core, _Block(shm.buf, *_block_shapes(core)), conn, spin_s, go, done)
+        _serve(core, _Block(shm.buf, *_block_shapes(core)), conn, spin_s, go, done, caller)
     finally:
         shm.close()
 
 
-def _serve(core: OffloadCore, block: _Block, conn: Any, spin_s: float, go: Any, done: Any) -> None:
+def _serve(core: OffloadCore, block: _Block, conn: Any, spin_s: float, go: Any, done: Any, caller: _Caller) -> None:
     """Serve commands. After each one, while the caller is busy elsewhere (a policy choosing the
     next actions), compute ahead the part of the next step that no action changes."""
     control = block.control
     last = 0
     prepared = core.sim.prepare_step()
     while True:
-        _await_command(control, last, spin_s, go)
+        _await_command(control, last, spin_s, go, caller)
         last = int(control[_SEQ])
         kind = int(control[_KIND])
         if kind == _STOP:
@@ -265,14 +315,19 @@ class _Worker:
         self._done_taken = False
         self.go, self.done = ctx.Semaphore(0), ctx.Semaphore(0)
         self.conn, child = ctx.Pipe()
+        alive, self._alive = ctx.Pipe(duplex=False)  # never written: EOF in the worker once we are gone
+        # The kernel's parent-death signal is sent when the creating *thread* exits: only for the
+        # main thread, whose end is the process's.
+        pdeathsig = threading.current_thread() is threading.main_thread()
         self.process = ctx.Process(
             target=_worker_main,
-            args=(child, self.shm.name, core_spec, spin_s, self.go, self.done),
+            args=(child, self.shm.name, core_spec, spin_s, self.go, self.done, _Caller(os.getpid(), alive), pdeathsig),
             name=f"zswap-gym-shard-{first_host}",
             daemon=True,
         )
         self.process.start()
         child.close()
+        alive.close()
         self._reply()  # "ready": the core is built
 
     @property
@@ -351,6 +406,7 @@ class _Worker:
                 self.process.terminate()
                 self.process.join()
         self.conn.close()
+        self._alive.close()
         del self.block
         self.shm.close()
         self.shm.unlink()
@@ -369,8 +425,9 @@ class ShardedCore:
         spin_s: how long an idle worker spins before it sleeps (s); default
             ``DEFAULT_SPIN_S`` when this process may use at least ``workers`` CPUs, else 0 (no
             spinning: every wait sleeps).
-        start_method: ``multiprocessing`` start method; default ``"forkserver"`` where available
-            (safe after threads, such as PyTorch's, have started), else ``"spawn"``.
+        start_method: ``multiprocessing`` start method; default ``"spawn"`` (safe after threads,
+            such as PyTorch's, have started, and the workers are this process's children: no
+            forkserver process, which would live as long as they do; see the module docstring).
     """
 
     def __init__(
@@ -410,7 +467,7 @@ class ShardedCore:
         if self.spin_s > 0.0:
             warn_if_threads_collide(self.workers)
         if start_method is None:
-            start_method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+            start_method = "spawn"
         self.start_method = start_method
         ctx = mp.get_context(start_method)
         self._workers: list[_Worker] = []
@@ -477,11 +534,13 @@ class ShardedCore:
         return obs, reward, terminated, truncated, blocks.info
 
     def step_blocks(
-        self, actions: object, with_info: bool = True
+        self, actions: object, with_info: bool = True, checked: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, InfoBlocks]:
         """``OffloadCore.step_blocks``: every shard steps at once; the results are joined in host
-        order (the info's blocks are joined along the host axis)."""
-        valid = validate_actions(actions, self._batch_action_shape)  # whole-batch errors, before any shard acts
+        order (the info's blocks are joined along the host axis). ``checked=True``: ``actions``
+        are already what ``validate_actions`` returns."""
+        # Whole-batch errors, before any shard acts.
+        valid = actions if checked else validate_actions(actions, self._batch_action_shape)
         for worker, part in zip(self._workers, self._slices[1:], strict=True):
             worker.block.actions[...] = valid[part]
             worker.post(_STEP, with_info)

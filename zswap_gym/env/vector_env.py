@@ -8,14 +8,19 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ..sim import ScenarioConfig
-from .actions import ActionConfig
-from .core import InfoBlocks, OffloadCore
+from .actions import ACTION_LAYOUT, FLAT_ACTION_LAYOUT, ActionConfig, validate_actions
+from .core import InfoBlocks, OffloadCore, check_reset_options
+from .registration import spec_with_horizon
 from .reward import RewardConfig
 from .shards import ShardedCore, shard_sizes
+
+RESET_OPTIONS = ("reset_mask", "scenario")
+"""The keys ``HostOffloadVectorEnv.reset(options=...)`` knows."""
 
 
 class HostOffloadVectorEnv(VectorEnv):
@@ -28,7 +33,14 @@ class HostOffloadVectorEnv(VectorEnv):
     with reward 0), ``SAME_STEP`` (reset within the ending step; ``info["final_obs"]`` and
     ``info["final_info"]`` hold the last observation and info), ``DISABLED`` (reset hosts yourself
     with ``reset(options={"reset_mask": mask})``). Infos are dicts of arrays, host axis first, with
-    ``_name`` masks as Gymnasium's vector envs give them.
+    ``_name`` masks as Gymnasium's vector envs give them. ``reset`` knows the options
+    ``"reset_mask"`` and ``"scenario"``; another key, or options that are not a dict, raise an error.
+
+    ``flat_action=True``: each host's action flattened, an action of shape
+    ``(num_envs, 2 * max_memcgs)`` (see the single env's Action Space).
+    ``max_episode_steps`` (alias ``episode_steps``, as for the single env) sets the hosts' horizon,
+    default the scenario's ``episode_steps``; ``env.spec.max_episode_steps`` (set by
+    ``gymnasium.make_vec``) is that horizon.
 
     ``workers=k`` (default 1) steps the hosts in ``k`` processes at once: this one and ``k - 1``
     worker processes, each over a contiguous shard of the hosts (:mod:`~zswap_gym.env.shards`).
@@ -54,7 +66,11 @@ class HostOffloadVectorEnv(VectorEnv):
         render_mode: str | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         workers: int = 1,
+        flat_action: bool = False,
+        episode_steps: int | None = None,
     ) -> None:
+        # episode_steps: the single env's name for the horizon (gymnasium.make keeps max_episode_steps).
+        max_episode_steps = episode_steps if episode_steps is not None else max_episode_steps
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs = {num_envs!r}: must be a positive integer")
         shard_sizes(num_envs, workers)  # a clear error for a bad worker count, before anything starts
@@ -66,7 +82,10 @@ class HostOffloadVectorEnv(VectorEnv):
         self._max_episode_steps = max_episode_steps
         self.core = self._make_core(scenario, reward, actions, observation)
         self.single_observation_space = spaces.Box(0.0, 1.0, (self.core.observer.size,), np.float32)
-        self.single_action_space = spaces.Box(-1.0, 1.0, self.core.action_shape, np.float32)
+        self.flat_action = bool(flat_action)
+        single_shape = (int(np.prod(self.core.action_shape)),) if self.flat_action else self.core.action_shape
+        self.single_action_space = spaces.Box(-1.0, 1.0, single_shape, np.float32)
+        self._action_layout = f"envs x {FLAT_ACTION_LAYOUT if self.flat_action else ACTION_LAYOUT}"
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._done = np.zeros(num_envs, dtype=bool)
@@ -77,13 +96,25 @@ class HostOffloadVectorEnv(VectorEnv):
         # host_scalar_infos(keys=...): (keys, the names picked from, the picked names, their rows).
         self._pick: tuple[frozenset[str], list[str], list[str], list[int]] | None = None
 
+    _spec: EnvSpec | None = None
+
+    @property
+    def spec(self) -> EnvSpec | None:
+        """The ``EnvSpec`` ``gymnasium.make_vec`` made this env from, with ``max_episode_steps`` the
+        hosts' horizon (where they truncate); ``None`` if it was constructed directly."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        self._spec = spec_with_horizon(spec, self.core.max_episode_steps)
+
     @property
     def feature_names(self) -> tuple[str, ...]:
         return self.core.feature_names
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
+        options = check_reset_options(options, RESET_OPTIONS)
         super().reset(seed=seed if isinstance(seed, int) else None)
-        options = options or {}
         if "scenario" in options:
             self._switch_scenario(options["scenario"])
         mask = options.get("reset_mask")
@@ -131,9 +162,10 @@ class HostOffloadVectorEnv(VectorEnv):
                 core.close()
             raise ValueError(
                 f"scenario {core.scenario.name!r} has max_memcgs = {core.scenario.max_memcgs}; this env's spaces "
-                f"need {self.single_action_space.shape[0]} (make a new env instead)"
+                f"need {old.action_shape[0]} (make a new env instead)"
             )
         self.core = core
+        self.spec = self._spec  # the new scenario's horizon
         if isinstance(old, ShardedCore):
             old.close()
 
@@ -144,7 +176,7 @@ class HostOffloadVectorEnv(VectorEnv):
 
     def step(self, actions: np.ndarray):
         restart = self._done.copy() if self.autoreset_mode == AutoresetMode.NEXT_STEP else None
-        obs, reward, terminated, truncated, blocks = self.core.step_blocks(actions)
+        obs, reward, terminated, truncated, blocks = self.core.step_blocks(self._checked(actions), checked=True)
         info = blocks.info
         if restart is not None and restart.any():
             # NEXT_STEP: hosts whose episode ended last step start over now, ignoring this action.
@@ -169,6 +201,11 @@ class HostOffloadVectorEnv(VectorEnv):
         self._done = done
         return obs, reward, terminated, truncated, infos
 
+    def _checked(self, actions: object) -> np.ndarray:
+        """The validated actions (float64, clipped) in the core's (num_envs, M, 2) layout."""
+        valid = validate_actions(actions, self.action_space.shape, self._action_layout)
+        return valid.reshape(self.num_envs, *self.core.action_shape)
+
     def step_host_scalars(
         self, actions: np.ndarray, keys: frozenset[str] | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, float]], np.ndarray | None]:
@@ -178,7 +215,9 @@ class HostOffloadVectorEnv(VectorEnv):
         ``(obs, reward, terminated, truncated, host_infos, final_obs)``. (The SB3 adapter's step.)"""
         if self.autoreset_mode != AutoresetMode.SAME_STEP:
             raise ValueError(f"step_host_scalars steps in AutoresetMode.SAME_STEP only, not {self.autoreset_mode}")
-        obs, reward, terminated, truncated, blocks = self.core.step_blocks(actions, with_info=False)
+        obs, reward, terminated, truncated, blocks = self.core.step_blocks(
+            self._checked(actions), with_info=False, checked=True
+        )
         self._host_scalars = self._host_scalars_of = None  # no vector info made this step
         host_infos = self._host_dicts(blocks.host_keys, blocks.host, keys)
         done = terminated | truncated
