@@ -267,6 +267,63 @@ def test_zswap_shrinker_moves_only_a_small_share_of_zswap_to_disk():
     assert 0.0 < share < 0.15  # ten reclaims of 1 % leave well over 85 % of zswap in place
 
 
+def _shrinker_scans(monkeypatch, sim, reclaimed_pages: float, lru_pages: float) -> float:
+    """One ``shrink_slab()`` call of the zswap shrinker for memcg 0; returns the pages it asked the
+    LRU walk to visit (``nr_to_scan`` summed over its batches)."""
+    import zswap_gym.sim.zswap as zswap_module
+
+    asked = []
+    walk = zswap_module.zswap_writeback_walk
+
+    def recording_walk(store, **kw):
+        asked.append(float(kw["visit_budget"][0, 0]) * store.host.chunk_pages)
+        return walk(store, **kw)
+
+    monkeypatch.setattr(zswap_module, "zswap_writeback_walk", recording_walk)
+    zswap_module.zswap_shrinker_scan(sim.store, req(sim, reclaimed_pages), req(sim, lru_pages))
+    return sum(asked)
+
+
+def _freeable(sim) -> float:
+    """``zswap_shrinker_count()``: stored entries scaled by pool pages / stored pages (no disk swap-ins yet)."""
+    stored, backing = gauge(sim, "zswap_pages"), gauge(sim, "zpool_bytes") / PAGE_SIZE
+    return math.floor(stored * backing / stored)
+
+
+def test_shrinker_scans_whole_batches_of_128_and_defers_the_remainder(monkeypatch):
+    """mm/shrinker.c ``do_shrink_slab()``: "while (total_scan >= batch_size || total_scan >= freeable)
+    { nr_to_scan = min(batch_size, total_scan); ... total_scan -= shrinkctl->nr_scanned; }" with
+    ``batch_size = SHRINK_BATCH`` (128, the zswap shrinker sets no batch), then "next_deferred =
+    max_t(long, (nr + delta - scanned), 0)": at priority 0 ``total_scan = 2 * freeable``, scanned in
+    whole batches; the remainder under 128 (less than freeable) is not scanned but deferred."""
+    sim = make_sim(tenant(wl=workload(1 * GiB)))
+    sim.memory_reclaim(req(sim, 512 * MiB))  # the shrinker is off while zswap fills
+    sim.set_zswap_parameter("shrinker_enabled", 0, True)
+    freeable = _freeable(sim)
+    total_scan = 2 * freeable  # (freeable >> 0) * 4 / seeks, capped at 2 * freeable
+    assert 0 < total_scan % 128 < freeable  # a remainder the kernel leaves for later
+    lru = gauge(sim, "resident_pages")
+    scanned = _shrinker_scans(monkeypatch, sim, reclaimed_pages=lru, lru_pages=lru)  # lru >> 0 covers it
+    assert scanned == total_scan // 128 * 128
+    assert float(sim.state.shrinker_nr_deferred[0, 0]) == total_scan % 128
+
+
+def test_shrinker_scans_nothing_while_its_work_is_under_one_batch(monkeypatch):
+    """mm/shrinker.c ``do_shrink_slab()``: with ``total_scan`` under ``SHRINK_BATCH`` and under
+    ``freeable`` the scan loop does not run at all; the work is deferred ("nr + delta - scanned")
+    and adds up over calls (``>> priority`` of it is taken on each later call)."""
+    sim = make_sim(tenant(wl=workload(1 * GiB)))
+    sim.memory_reclaim(req(sim, 512 * MiB))
+    sim.set_zswap_parameter("shrinker_enabled", 0, True)
+    freeable = _freeable(sim)
+    priority = 10  # a reclaim of 32 pages from an LRU of 32 << 10 pages
+    delta = (freeable >> priority) * 4 // 2
+    assert 0 < delta < 128 < freeable
+    assert _shrinker_scans(monkeypatch, sim, reclaimed_pages=32, lru_pages=32 << priority) == 0.0
+    assert float(sim.state.shrinker_nr_deferred[0, 0]) == delta
+    assert counter(sim, "zswpwb") == 0.0
+
+
 def test_proactive_writeback_moves_the_requested_amount_of_eligible_entries():
     """2026 series (docs/calibration.md, Controllers): ``memory.reclaim "N source=zswap"`` writes back N bytes of stored
     pages from the zswap LRU, "respects the second-chance bit; may write back less than asked"; the
@@ -499,6 +556,37 @@ def test_incompressible_pages_are_stored_as_4k_objects_with_writeback_and_reject
     assert gauge(off, "zswap_pages") == 0.0
     assert gauge(off, "resident_pages") == resident0
     assert counter(off, "cpu_compress_s") > 0.0
+
+
+def test_a_store_over_zswap_max_is_rejected_before_it_is_compressed():
+    """mm/zswap.c ``zswap_store()``: "if (objcg && !obj_cgroup_may_zswap(objcg)) { ... if
+    (shrink_memcg(memcg)) goto put_objcg; }" comes before ``zswap_store_page()`` ->
+    ``zswap_compress()``: a page the memcg limit turns away (here ``memory.zswap.max`` = 0, nothing
+    in zswap to write back) costs no compression, incompressible or not, and goes to disk."""
+    for incompressible in (0.0, 1.0):
+        sim = make_sim(tenant(wl=workload(1 * GiB, incompressible=incompressible), zswap_max_bytes=0))
+        got = float(sim.memory_reclaim(req(sim, 64 * MiB))[0, 0])
+        assert got == pytest.approx(64 * MiB, abs=chunk_bytes(sim))
+        assert counter(sim, "zswpout") == 0.0
+        assert counter(sim, "pswpout") == pytest.approx(64 * MiB / PAGE_SIZE, abs=sim.cfg.host.chunk_pages)
+        assert counter(sim, "cpu_compress_s") == 0.0, f"incompressible share {incompressible}"
+
+
+def test_a_store_the_full_pool_rejects_is_never_compressed():
+    """mm/zswap.c ``zswap_store()``: "if (zswap_check_limits()) goto put_objcg;" comes before
+    ``zswap_compress()``: once the global pool is full, a rejected store — an incompressible page
+    included — costs no compression; the page goes to the swap device."""
+    fill = tenant("fill", workload(1 * GiB))
+    ml = tenant("ml", workload(256 * MiB, incompressible=1.0))
+    sim = make_sim(fill, ml, zswap=ZswapConfig(max_pool_percent=3.0))
+    sim.memory_reclaim(req(sim, 1 * GiB, memcg=0))
+    assert bool(sim.state.pool_reached_full[0])
+    cpu0, zswpout0 = counter(sim, "cpu_compress_s", memcg=1), counter(sim, "zswpout", memcg=1)
+    got = float(sim.memory_reclaim(req(sim, 64 * MiB, memcg=1))[0, 1])
+    assert got == pytest.approx(64 * MiB, abs=chunk_bytes(sim))
+    assert counter(sim, "zswpout", memcg=1) == zswpout0
+    assert counter(sim, "pswpout", memcg=1) == pytest.approx(64 * MiB / PAGE_SIZE, abs=sim.cfg.host.chunk_pages)
+    assert counter(sim, "cpu_compress_s", memcg=1) == cpu0
 
 
 def test_zero_filled_pages_never_enter_zswap():
@@ -833,3 +921,22 @@ def test_psi_avg10_decays_end_to_end_after_a_stall():
         assert m.psi_some_avg10[0, 0] == pytest.approx(now[0])
         prev = now
     assert float(sim.state.psi_some_total_us[0, 0]) == total
+
+
+def test_psi_some_counts_any_task_stalled_and_full_all_of_them():
+    """kernel/sched/psi.c: "SOME: [...] at least one task is delayed", "FULL: [...] all non-idle
+    tasks are delayed at the same time". A memcg of 4 tasks stalled 10 task-seconds in a 10 s step
+    (each task a quarter of the time): ``some`` covers more of the step than any one task's share
+    (the model takes the tasks' stalls as independent: ``1 - (1 - 1/4)^4``), ``full`` far less
+    (``(1/4)^4``); ``total`` is in microseconds."""
+    from zswap_gym.sim.psi import psi_step
+
+    sim = make_sim(tenant(nr_tasks=4))
+    st, step_s = sim.state, sim.cfg.host.step_s
+    st.tallies.spread_stall_s[0, 0] = 10.0  # reclaim or throttling: spread over the step
+    some_s = psi_step(st, sim.nr_tasks, step_s, sim.psi_windows)
+    per_task = 10.0 / (4 * step_s)
+    assert float(some_s[0, 0]) == pytest.approx((1 - (1 - per_task) ** 4) * step_s)
+    assert float(some_s[0, 0]) > 1.5 * per_task * step_s
+    assert float(st.psi_some_total_us[0, 0]) == pytest.approx((1 - (1 - per_task) ** 4) * step_s * 1e6)
+    assert float(st.psi_full_total_us[0, 0]) == pytest.approx(per_task**4 * step_s * 1e6)

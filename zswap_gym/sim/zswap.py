@@ -34,9 +34,11 @@ def zswap_store(store: ChunkStore, candidates: np.ndarray) -> np.ndarray:
     (``obj_cgroup_may_zswap()``, with a forced stats flush per store when the limit is neither 0 nor
     max; when over, ``shrink_memcg()`` writes back at most one entry per node and the store goes on,
     or is rejected if nothing could be written back), then the global pool limit with its accept
-    threshold hysteresis (``zswap_check_limits()``). Incompressible pages are stored as-is when the
-    memcg may write back, rejected otherwise. Returns the rejected chunks (flat indices); accepted
-    ones are now ``ZSWAP`` with their referenced bit set. Sizes are bytes, CPU time seconds.
+    threshold hysteresis (``zswap_check_limits()``). A store the limits turn away is never
+    compressed. ``zswap_compress()`` then stores an incompressible page as-is when the memcg may
+    write back, and rejects it otherwise (after paying for the compression that found it
+    incompressible). Returns the rejected chunks (flat indices); accepted ones are now ``ZSWAP``
+    with their referenced bit set. Sizes are bytes, CPU time seconds.
     """
     st, cfg, lay = store.state, store.host, store.layout
     pages = cfg.chunk_pages
@@ -47,14 +49,14 @@ def zswap_store(store: ChunkStore, candidates: np.ndarray) -> np.ndarray:
     group = store.memcg_keys[candidates]  # ascending: each memcg's stores are contiguous
     first = None  # each store's memcg's first store (index into candidates), when a limit needs it
     compressed = st.compressed_bytes.reshape(-1)[candidates]
-    incompressible = compressed >= PAGE_SIZE
-    # Incompressible data costs a compression attempt whatever happens next.
-    rejected = incompressible & ~st.zswap_writeback.reshape(-1)[group]
-    attempt = ~rejected
-    # Whether every candidate is still attempted (the common case, with shortcuts below), and
-    # whether a limit turned a store away or wrote back for it.
-    attempt_all = not np.count_nonzero(rejected)
-    limits_hit = pool_limited = False
+    # zswap_compress() rejects an incompressible page of a memcg that may not write back.
+    unstorable = (compressed >= PAGE_SIZE) & ~st.zswap_writeback.reshape(-1)[group]
+    # ``admitted``: passed the limits (so compressed); ``attempt``: admitted and storable, i.e.
+    # stored. Whether every candidate is stored (the common case, with shortcuts below).
+    admitted = np.ones(candidates.size, dtype=bool)
+    attempt = ~unstorable
+    attempt_all = not np.count_nonzero(unstorable)
+    pool_limited = False
 
     limit = st.zswap_max.reshape(-1)
     limited = np.isfinite(limit)
@@ -64,23 +66,25 @@ def zswap_store(store: ChunkStore, candidates: np.ndarray) -> np.ndarray:
         stores = np.bincount(group, minlength=groups)
         flush_s = stores.reshape(h, -1) * pages * cfg.zswap.stats_flush_us * 1e-6
         st.counters["cpu_flush_s"] += flush_s * flushing.reshape(h, -1)
-        charge = compressed * pages
+        charge = np.where(attempt, compressed * pages, 0.0)  # only stored pages are charged
         first = group.searchsorted(group, side="left")
-        before = _running_in_group(np.where(attempt, charge, 0.0), first) - charge
+        before = _running_in_group(charge, first) - charge
         # The check is "usage < max" before the store: the store that crosses the limit goes in.
-        under = attempt & (store.gauges().zswap_bytes.reshape(-1)[group] + before < limit[group])
+        under = store.gauges().zswap_bytes.reshape(-1)[group] + before < limit[group]
         over = attempt & ~under
         n_over = np.bincount(group[over], minlength=groups)
+        # An unstorable page's memcg may not write back: over the limit, shrink_memcg() fails.
+        admitted = under
         if np.count_nonzero(n_over):
             # shrink_memcg(): one entry per node per over-limit store, second chance applies;
-            # nothing written back (or writeback disabled) means the store is rejected.
-            limits_hit, attempt_all = True, False
+            # nothing written back means the store is rejected.
+            attempt_all = False
             visits = n_over.reshape(h, -1) * cfg.nr_nodes * st.zswap_writeback
             written = zswap_writeback_walk(store, visit_budget=visits, source="memcg_limit")
             satisfied = np.minimum(n_over, np.ceil(written.reshape(-1) / cfg.nr_nodes))
             over_ok = over & (_running_in_group(over, first) <= satisfied[group])
-            rejected = rejected | (over & ~over_ok)
-            attempt = under | over_ok
+            attempt = (attempt & under) | over_ok
+            admitted = under | over_ok
 
     # zswap_check_limits(): global pool limit with hysteresis.
     max_pool = store.max_pool_bytes
@@ -101,22 +105,22 @@ def zswap_store(store: ChunkStore, candidates: np.ndarray) -> np.ndarray:
             # Concurrent stores from several memcgs interleave: each memcg gets the same share of
             # the remaining room; a store is admitted while the pool (as it saw it) was under the
             # limit.
-            limits_hit, pool_limited, attempt_all = True, True, False
+            pool_limited, attempt_all = True, False
             if first is None:
                 first = group.searchsorted(group, side="left")
-            before = _running_in_group(np.where(attempt, pool_cost, 0.0), first) - pool_cost
-            fits = attempt & (before < np.repeat(share, lay.num_memcgs)[group] * new_bytes[group])
+            cost = np.where(attempt, pool_cost, 0.0)
+            before = _running_in_group(cost, first) - cost
+            fits = before < np.repeat(share, lay.num_memcgs)[group] * new_bytes[group]
             newly_rejected = attempt & ~fits
-            rejected = rejected | newly_rejected
-            attempt = fits
+            attempt &= fits
+            admitted &= fits
             full |= np.bincount(candidates[newly_rejected] // st.loc.shape[1], minlength=h) > 0
 
-    # Compression happens for everything admitted by the limits (and incompressible attempts):
-    # every candidate unless a limit turned a compressible one away.
-    if limits_hit:
-        tried = np.bincount(group[incompressible | attempt], minlength=groups).reshape(h, -1)
-    else:
+    # zswap_compress() for every store the limits admitted.
+    if attempt_all:
         tried = np.bincount(group, minlength=groups).reshape(h, -1)
+    else:
+        tried = np.bincount(group[admitted], minlength=groups).reshape(h, -1)
     st.counters["cpu_compress_s"] += tried * pages * cfg.compressor.compress_us_per_page * 1e-6
     if attempt_all:
         stored, stored_per_memcg = candidates, tried
@@ -133,7 +137,7 @@ def zswap_store(store: ChunkStore, candidates: np.ndarray) -> np.ndarray:
         if pool_limited:  # fewer stores went in than the pool check above counted
             new_total = np.bincount(group, weights=pool_cost * attempt, minlength=groups).reshape(h, -1).sum(axis=1)
         full |= pool_now + new_total >= max_pool
-    return candidates[rejected]
+    return candidates[~attempt]
 
 
 def _running_in_group(values: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -252,7 +256,8 @@ def zswap_shrinker_scan(store: ChunkStore, reclaimed_pages: np.ndarray, lru_page
     (``nr_disk_swapins``), scaled by pool pages / stored pages (better compression, less writeback).
     scan: the reclaim's priority is the one at which ``lru >> priority`` covers the request;
     ``delta = (freeable >> priority) * 4 / seeks``, plus deferred work ``>> priority``, capped at
-    twice freeable, scanned only in batches of 128 (``SHRINK_BATCH``), the rest deferred.
+    twice freeable, scanned in batches of 128 (``SHRINK_BATCH``): a remainder under a batch is
+    scanned only when it covers all of freeable, else deferred with the rest.
     One ``shrink_slab()`` call per reclaim request at that equivalent priority.
     Returns chunks written back per (H, M).
     """
@@ -274,8 +279,13 @@ def zswap_shrinker_scan(store: ChunkStore, reclaimed_pages: np.ndarray, lru_page
     delta = np.floor(freeable * scale) * 4.0 / DEFAULT_SEEKS
     cap = 2.0 * freeable
     total_scan = np.minimum(np.floor(st.shrinker_nr_deferred * scale) + delta, cap)
-    runs = (total_scan >= SHRINK_BATCH) | ((total_scan >= freeable) & (freeable > 0))
-    scanned = np.where(active & runs, total_scan, 0.0)
+    # do_shrink_slab(): "while (total_scan >= batch_size || total_scan >= freeable)" scans a batch of
+    # SHRINK_BATCH (or what is left) at a time: whole batches, then a remainder under a batch only
+    # when it covers all of freeable; what is not scanned is deferred to the next call.
+    whole_batches = np.floor(total_scan / SHRINK_BATCH) * SHRINK_BATCH
+    remainder = total_scan - whole_batches
+    scanned = whole_batches + np.where((remainder > 0) & (remainder >= freeable), remainder, 0.0)
+    scanned = np.where(active, scanned, 0.0)
     deferred = np.maximum(st.shrinker_nr_deferred + delta - scanned, 0.0)
     st.shrinker_nr_deferred = np.where(active, np.minimum(deferred, cap), st.shrinker_nr_deferred)
     if not np.count_nonzero(scanned):
