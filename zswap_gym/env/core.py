@@ -193,7 +193,8 @@ class OffloadCore:
     def step_info(
         self, m: StepMetrics, terms: dict[str, np.ndarray], reclaim: np.ndarray, writeback: np.ndarray
     ) -> dict[str, Any]:
-        """Per-host metrics of the step (arrays with the host axis first); no wall-clock values."""
+        """Per-host metrics of the step (arrays with the host axis first); no wall-clock values.
+        Equals :func:`~.reference.reference_step_info` (rows of two blocks here)."""
         info = self._step_info(m, reclaim, writeback, with_info=True)[0].info
         assert info is not None
         sim_time = info.pop("sim_time_s")

@@ -167,7 +167,8 @@ class _Scratch:
 
 
 class ObservationBuilder:
-    """Builds the (H, D) float32 observation from the simulator after a step.
+    """Builds the (H, D) float32 observation from the simulator after a step (bit for bit
+    :func:`~.reference.reference_observation`, computed in stacked blocks).
 
     Layout: for each of the M memcg slots its slot features (``slot_features`` order), then the
     host features. ``feature_names`` lists the D names as ``"<memcg slot>.<feature>"`` and

@@ -145,7 +145,7 @@ def select_oldest_flat(
     in a spill slot, gives each memcg's threshold bin; only the chunks at or above it are listed.
     ``histogram``: :func:`age_histogram` of ``eligible`` and ``bins`` made beforehand (then
     ``eligible`` and ``bins`` are not read). For a list with an exact position per entry,
-    :func:`select_in_order`.
+    :func:`select_in_order`. Equals :func:`~.reference.reference_select_oldest`.
     """
     h = (eligible if histogram is None else histogram.slot).shape[0]
     groups = layout.num_memcgs

@@ -89,7 +89,7 @@ def refault_latency_quantile(weights: np.ndarray, tier_means_us: np.ndarray, q: 
     ``weights`` (H, M, T) refaults per tier (zswap, swap, zero page); ``tier_means_us`` (H, T) each
     host's mean latency per tier. Zero where there were no refaults. The grid is log-spaced from
     0.5 us to 2 s (160 points), so the result is one of its points: the first whose mixture CDF
-    reaches ``q`` (the first point if none does).
+    reaches ``q`` (the first point if none does). Equals :func:`~.reference.reference_quantile`.
     """
     total = weights.sum(axis=-1)
     share = weights / np.maximum(total, 1e-300)[..., None]
