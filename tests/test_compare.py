@@ -383,3 +383,28 @@ def test_ctrl_c_of_compare_with_workers_prints_one_line_and_stops_them(tmp_path)
         assert not (tmp_path / "r.jsonl").exists()
     finally:
         _stop(proc, descendants)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="tracks processes through /proc")
+def test_the_watchdog_ends_a_worker_whose_parent_died_without_the_kernel_signal(tmp_path):
+    """Where ``PR_SET_PDEATHSIG`` is not available the watchdog thread notices the parent's death."""
+    worker = (
+        "import time, zswap_gym.workers as w; w._set_parent_death_signal = lambda sig: False; "
+        "w.exit_with_parent(interval_s=0.1); print('ready', flush=True); time.sleep(60)"
+    )
+    parent = (
+        "import subprocess, sys, time; "
+        f"p = subprocess.Popen([sys.executable, '-c', {worker!r}], stdout=subprocess.PIPE, text=True); "
+        "p.stdout.readline(); print(p.pid, flush=True); time.sleep(60)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", parent], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    worker_pid = set()
+    try:
+        worker_pid = {int(proc.stdout.readline())}
+        assert _alive(worker_pid) == worker_pid
+        proc.kill()
+        proc.wait(10)
+        assert _wait_gone(worker_pid, 10.0) == set()
+    finally:
+        _stop(proc, worker_pid)
