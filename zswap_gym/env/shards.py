@@ -291,7 +291,7 @@ def warn_if_threads_collide(workers: int) -> None:
             f"{workers - 1} spinning worker process(es) (workers={workers}): call torch.set_num_threads({free}) "
             "first, or the policy and the workers take turns on the same CPUs (several times slower)",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=1,  # one place: the default filter then prints it once per process
         )
 
 

@@ -12,6 +12,8 @@ registered, then in the entry points (this distribution declares its own baselin
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -54,6 +56,12 @@ def register_policy(name: str, factory: Callable[..., Any], summary: str = "", s
     _REGISTRY[name] = PolicySpec(name, factory, summary, source)
 
 
+def doc_summary(obj: Any) -> str:
+    """The first paragraph of ``obj``'s docstring on one line (a summary may wrap over several lines)."""
+    doc = inspect.cleandoc(getattr(obj, "__doc__", "") or "")
+    return " ".join(re.split(r"\n\s*\n", doc, maxsplit=1)[0].split())
+
+
 def _entry_points() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
@@ -69,8 +77,7 @@ def _load(name: str) -> PolicySpec | None:
     except (ImportError, AttributeError) as exc:
         raise PolicyLoadError(f"policy {name!r} is declared as {ep.value!r} but does not load: {exc}") from exc
     if name not in _REGISTRY:
-        doc = (getattr(factory, "__doc__", "") or "").strip().splitlines()
-        register_policy(name, factory, doc[0] if doc else "", getattr(factory, "source", ""))
+        register_policy(name, factory, doc_summary(factory), getattr(factory, "source", ""))
     return _REGISTRY[name]
 
 

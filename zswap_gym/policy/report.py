@@ -29,11 +29,26 @@ def format_summary(result: EpisodeResult) -> str:
 
 
 def format_table(rows: Iterable[Mapping[str, object]]) -> str:
-    """A Markdown table, one row per (scenario, policy) record with a ``summary`` mapping (seeds averaged)."""
+    """A Markdown table, one row per (scenario, policy) of records with a ``summary`` mapping (seeds averaged).
+
+    Records that carry a ``scenario_digest`` (:func:`~.compare.scenario_digest`) are averaged only with
+    records of the same content: a ``ValueError`` refuses to average different scenarios that share a
+    name (label them apart first, as :func:`~.compare.run_comparison` does).
+    """
     grouped: dict[tuple[str, str], list[Mapping[str, float]]] = {}
+    digests: dict[str, set[object]] = {}
     for row in rows:
         key = (str(row["scenario"]), str(row["policy"]))
         grouped.setdefault(key, []).append(row["summary"])  # type: ignore[arg-type]
+        if row.get("scenario_digest") is not None:
+            digests.setdefault(key[0], set()).add(row["scenario_digest"])
+    for scenario, contents in digests.items():
+        if len(contents) > 1:
+            listed = ", ".join(sorted(str(d)[:8] for d in contents))
+            raise ValueError(
+                f"scenario {scenario!r}: results of {len(contents)} different scenario contents ({listed}) share "
+                "this name; refusing to average them as seeds (give each scenario its own name)"
+            )
     header = ["scenario", "policy", "seeds", *(title for _, title, _ in SUMMARY_COLUMNS)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for (scenario, policy), summaries in sorted(grouped.items()):

@@ -386,8 +386,14 @@ class ScenarioConfig:
     episode_steps: int = 360
     """Steps in one episode (360 x 10 s = 1 hour by default)."""
 
-    def validate(self) -> ScenarioConfig:
-        where = f"scenario[{self.name}]"
+    def validate(self, where: str | None = None) -> ScenarioConfig:
+        """Check every field (``ConfigError`` naming it otherwise) and return ``self``.
+
+        ``where`` prefixes the messages (default ``scenario[<name>]``; a file loader passes the file)."""
+        if where is None:
+            where = f"scenario[{self.name}]"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"{where}.name = {self.name!r}: must be a non-empty text")
         self.host.validate(f"{where}.host")
         _check_int(where, "max_memcgs", self.max_memcgs, 1, 256)
         _check_int(where, "episode_steps", self.episode_steps, 1)

@@ -54,12 +54,35 @@ def load_scenario(name_or_path: str | os.PathLike[str]) -> ScenarioConfig:
         path = scenario_dir() / f"{name_or_path}.yaml"
         if not path.exists():
             raise ConfigError(f"unknown scenario {str(name_or_path)!r}; known: {list_scenarios()}")
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    data = _read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a scenario file must be a mapping")
     data.setdefault("name", path.stem)
-    return scenario_from_dict(data)
+    return scenario_from_dict(data, where=f"{path}: scenario")
+
+
+def _read_yaml(path: Path) -> Any:
+    """The parsed YAML of ``path``; a ``ConfigError`` naming the file (and the line) otherwise."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such scenario file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML{_yaml_error_detail(exc)}") from None
+
+
+def _yaml_error_detail(exc: yaml.YAMLError) -> str:
+    """``", line 3, column 5: <problem> (<context>)"`` from a PyYAML error, on one line."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    at = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{at}: {problem}" + (f" ({context})" if context else "")
 
 
 def _is_size_field(name: str) -> bool:
@@ -87,7 +110,7 @@ def _build(cls: type, data: Any, where: str, nested: dict[str, Any]) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     allowed = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(allowed))
+    unknown = sorted((k for k in data if k not in allowed), key=str)
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {unknown}; allowed: {sorted(allowed)}")
     kwargs: dict[str, Any] = {}
@@ -113,10 +136,14 @@ def _build(cls: type, data: Any, where: str, nested: dict[str, Any]) -> Any:
             kwargs[key] = _number_from_text(value, str(allowed[key].type), f"{where}.{key}")
         else:
             kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:  # a required field is missing
-        raise ConfigError(f"{where}: {exc}") from None
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{where}: missing field {missing[0]!r}")
+    return cls(**kwargs)
 
 
 def _compressor(value: Any, where: str) -> CompressorConfig:
@@ -165,13 +192,12 @@ def _tenant(value: Any, where: str) -> TenantConfig:
     return _build(TenantConfig, value, where, {"workload": _workload})
 
 
-def scenario_from_dict(data: dict[str, Any]) -> ScenarioConfig:
-    """Build and validate a scenario from a plain mapping (as read from YAML)."""
-    name = data.get("name", "scenario")
-    scenario = _build(
-        ScenarioConfig,
-        data,
-        f"scenario[{name}]",
-        {"host": _host, "tenants": _seq(_tenant)},
-    )
-    return scenario.validate()
+def scenario_from_dict(data: dict[str, Any], *, where: str | None = None) -> ScenarioConfig:
+    """Build and validate a scenario from a plain mapping (as read from YAML).
+
+    ``where`` prefixes error messages (default ``scenario[<name>]``; :func:`load_scenario` names the file).
+    """
+    if where is None:
+        where = f"scenario[{data.get('name', 'scenario')}]"
+    scenario = _build(ScenarioConfig, data, where, {"host": _host, "tenants": _seq(_tenant)})
+    return scenario.validate(where)
